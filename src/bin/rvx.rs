@@ -1,0 +1,5 @@
+//! The `rvx` command-line tool; see `rvx --help`.
+
+fn main() -> std::process::ExitCode {
+    rvx::cli::main()
+}

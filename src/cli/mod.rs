@@ -1,0 +1,205 @@
+//! The `rvx` command line: argument parsing and the subcommands. `src/bin/rvx.rs` only calls
+//! [`main`].
+
+mod report;
+
+use crate::backend::BackendKind;
+use crate::config::SystemConfig;
+use crate::program::Program;
+use crate::state::VmState;
+use crate::{guests, Output, PureInstance};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Process exit status when rvx itself fails (bad input, guest fault).
+const EXIT_ERROR: u8 = 1;
+/// Process exit status when the guest terminated with a non-zero exit code.
+const EXIT_GUEST_FAILED: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rvx",
+    version,
+    about = "Fast, exact executor for zkVM guest programs (RV32IM + OpenVM intrinsics)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a guest program (an ELF path or a bundled guest name).
+    Run(RunArgs),
+    /// List the bundled guests.
+    Guests,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// ELF file, or the name of a bundled guest (see `rvx guests`).
+    program: String,
+    /// Add one input record given as hex bytes (e.g. 0a00000000000000). Repeatable.
+    #[arg(long = "input-hex", value_name = "HEX")]
+    input_hex: Vec<String>,
+    /// Add one input record holding a file's bytes. Repeatable.
+    #[arg(long = "input-file", value_name = "PATH")]
+    input_file: Vec<PathBuf>,
+    /// Execution backend.
+    #[arg(long, value_enum, default_value_t = BackendArg::Interp)]
+    backend: BackendArg,
+    /// Execution mode.
+    #[arg(long, value_enum, default_value_t = ModeArg::Pure)]
+    mode: ModeArg,
+    /// Stop after at most this many instructions (the state is then suspended).
+    #[arg(long, value_name = "N")]
+    limit: Option<u64>,
+    /// Save the final (terminated or suspended) state to FILE.
+    #[arg(long, value_name = "FILE")]
+    save_state: Option<PathBuf>,
+    /// Resume from a state saved with --save-state instead of starting from the inputs.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["input_hex", "input_file"])]
+    resume: Option<PathBuf>,
+    /// Print one JSON object instead of the human report (guest output goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum BackendArg {
+    /// The reference interpreter.
+    Interp,
+}
+
+impl From<BackendArg> for BackendKind {
+    fn from(arg: BackendArg) -> BackendKind {
+        match arg {
+            BackendArg::Interp => BackendKind::Interpreter,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ModeArg {
+    /// Run to the final state without metering.
+    Pure,
+}
+
+impl ModeArg {
+    fn name(self) -> &'static str {
+        match self {
+            ModeArg::Pure => "pure",
+        }
+    }
+}
+
+/// Runs the command line and returns the process exit status.
+pub fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let result = match cli.command {
+        Command::Run(args) => {
+            let sub = matches
+                .subcommand_matches("run")
+                .expect("clap matched `run`");
+            run(&args, sub)
+        }
+        Command::Guests => {
+            list_guests();
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    result.unwrap_or_else(|message| {
+        eprintln!("error: {message}");
+        ExitCode::from(EXIT_ERROR)
+    })
+}
+
+fn list_guests() {
+    for guest in guests::ALL {
+        println!("{:<12} {}", guest.name, guest.description);
+    }
+}
+
+/// Loads the program named on the command line: a bundled guest or an ELF path.
+fn load_program(name: &str, config: &SystemConfig) -> Result<Program, String> {
+    let is_path = name.contains('/') || std::path::Path::new(name).exists();
+    match guests::find(name) {
+        Some(guest) if !is_path => {
+            Program::from_elf(guest.elf, config).map_err(|e| format!("{name}: {e}"))
+        }
+        _ => Program::from_elf_file(name, config).map_err(|e| format!("{name}: {e}")),
+    }
+}
+
+/// The input records in command-line order, `--input-hex` and `--input-file` interleaved.
+fn input_records(args: &RunArgs, matches: &ArgMatches) -> Result<Vec<Vec<u8>>, String> {
+    let mut records: Vec<(usize, Vec<u8>)> = Vec::new();
+    let hex_at = matches.indices_of("input_hex").into_iter().flatten();
+    for (index, text) in hex_at.zip(&args.input_hex) {
+        let text = text.strip_prefix("0x").unwrap_or(text);
+        let bytes = hex::decode(text).map_err(|e| format!("--input-hex {text}: {e}"))?;
+        records.push((index, bytes));
+    }
+    let file_at = matches.indices_of("input_file").into_iter().flatten();
+    for (index, path) in file_at.zip(&args.input_file) {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("--input-file {}: {e}", path.display()))?;
+        records.push((index, bytes));
+    }
+    records.sort_by_key(|(index, _)| *index);
+    Ok(records.into_iter().map(|(_, bytes)| bytes).collect())
+}
+
+fn run(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
+    let config = SystemConfig::default();
+    let program = Arc::new(load_program(&args.program, &config)?);
+    let output = if args.json {
+        Output::Stderr
+    } else {
+        Output::Stdout
+    };
+    let backend = BackendKind::from(args.backend);
+    let instance = PureInstance::new(program, config, backend)
+        .map_err(|e| e.to_string())?
+        .with_output(output);
+
+    let state = match &args.resume {
+        Some(path) => VmState::load(path).map_err(|e| e.to_string())?,
+        None => instance
+            .initial_state(input_records(args, matches)?)
+            .map_err(|e| e.to_string())?,
+    };
+    let start_instret = state.instret;
+    let started = Instant::now();
+    let state = instance
+        .execute_from_state(state, args.limit)
+        .map_err(|e| e.to_string())?;
+    let wall = started.elapsed();
+
+    if let Some(path) = &args.save_state {
+        state.save(path).map_err(|e| e.to_string())?;
+    }
+    let report = report::RunReport::new(
+        &state,
+        state.instret - start_instret,
+        wall,
+        backend,
+        args.mode.name(),
+    );
+    if args.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_human());
+    }
+    Ok(match state.exit_code {
+        Some(code) if code != 0 => ExitCode::from(EXIT_GUEST_FAILED),
+        _ => ExitCode::SUCCESS,
+    })
+}

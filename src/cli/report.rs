@@ -1,0 +1,97 @@
+//! What `rvx run` prints: a human summary or one JSON object.
+
+use crate::backend::BackendKind;
+use crate::state::VmState;
+use serde::Serialize;
+use std::fmt::Write;
+use std::time::Duration;
+
+/// The result of one `rvx run`.
+#[derive(Debug, Serialize)]
+pub(super) struct RunReport {
+    /// `"terminated"` or `"suspended"`.
+    status: &'static str,
+    /// The guest's exit code, `null` while suspended.
+    exit_code: Option<u32>,
+    /// Total instructions executed (including any before a resume).
+    instret: u64,
+    /// The pc after the run.
+    pc: u32,
+    /// All public-value bytes as hex.
+    public_values: String,
+    /// Execution time in milliseconds (loading and setup excluded).
+    wall_ms: f64,
+    /// Millions of guest instructions per second executed in this run.
+    mips: f64,
+    /// The backend that ran.
+    backend: String,
+    /// The execution mode.
+    mode: &'static str,
+}
+
+impl RunReport {
+    pub(super) fn new(
+        state: &VmState,
+        executed: u64,
+        wall: Duration,
+        backend: BackendKind,
+        mode: &'static str,
+    ) -> RunReport {
+        let seconds = wall.as_secs_f64();
+        RunReport {
+            status: if state.is_terminated() {
+                "terminated"
+            } else {
+                "suspended"
+            },
+            exit_code: state.exit_code,
+            instret: state.instret,
+            pc: state.pc,
+            public_values: hex::encode(&state.public_values),
+            wall_ms: seconds * 1e3,
+            mips: if seconds > 0.0 {
+                executed as f64 / seconds / 1e6
+            } else {
+                0.0
+            },
+            backend: backend.to_string(),
+            mode,
+        }
+    }
+
+    pub(super) fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a run report always serialises")
+    }
+
+    pub(super) fn to_human(&self) -> String {
+        let mut s = String::new();
+        match self.exit_code {
+            Some(0) => writeln!(s, "exit code:     0 (success)"),
+            Some(code) => writeln!(s, "exit code:     {code} (guest failure)"),
+            None => writeln!(s, "suspended:     after {} instructions", self.instret),
+        }
+        .ok();
+        writeln!(s, "instret:       {}", self.instret).ok();
+        writeln!(s, "pc:            {:#010x}", self.pc).ok();
+        writeln!(s, "public values: {}", self.public_values).ok();
+        let words: Vec<String> = self
+            .public_values
+            .as_bytes()
+            .chunks(8)
+            .map(|hex| {
+                let bytes = hex::decode(hex).unwrap_or_default();
+                let mut word = [0u8; 4];
+                word[..bytes.len().min(4)].copy_from_slice(&bytes[..bytes.len().min(4)]);
+                u32::from_le_bytes(word).to_string()
+            })
+            .collect();
+        writeln!(s, "  as u32 words: [{}]", words.join(", ")).ok();
+        writeln!(
+            s,
+            "time:          {:.3} ms ({:.1} MIPS, {} backend, {} mode)",
+            self.wall_ms, self.mips, self.backend, self.mode
+        )
+        .ok();
+        s
+    }
+}

@@ -1,0 +1,430 @@
+//! The decoder: one RISC-V word to one pre-decoded [`Insn`].
+//!
+//! Decoding happens once, when a program is loaded. Everything an executor would otherwise
+//! recompute per instruction is folded in here: immediates are sign-extended, `auipc` becomes a
+//! constant load, direct branch targets become indices into the decoded program, and a write to
+//! `x0` is redirected to a scratch register so executors never test `rd == 0`.
+
+use crate::config::SystemConfig;
+
+/// Register slot that receives writes aimed at `x0`; never read by a decoded instruction.
+pub const SCRATCH_REG: u8 = 32;
+
+/// A decoded operation. Register fields and the immediate of [`Insn`] are interpreted per
+/// operation as documented on each variant.
+#[allow(missing_docs)] // Variants are the RISC-V mnemonics; their operands are documented above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Op {
+    // Register-register ALU: rd = rs1 op rs2.
+    Add,
+    Sub,
+    Sll,
+    Slt,
+    Sltu,
+    Xor,
+    Srl,
+    Sra,
+    Or,
+    And,
+    Mul,
+    Mulh,
+    Mulhsu,
+    Mulhu,
+    Div,
+    Divu,
+    Rem,
+    Remu,
+    // Register-immediate ALU: rd = rs1 op imm.
+    Addi,
+    Slti,
+    Sltiu,
+    Xori,
+    Ori,
+    Andi,
+    Slli,
+    Srli,
+    Srai,
+    /// rd = imm (`lui`, and `auipc` with pc + imm folded in).
+    Li,
+    // Loads: rd = mem[rs1 + imm].
+    Lb,
+    Lh,
+    Lw,
+    Lbu,
+    Lhu,
+    // Stores: mem[rs1 + imm] = rs2.
+    Sb,
+    Sh,
+    Sw,
+    // Conditional branches on rs1, rs2; imm = target index in the decoded program.
+    Beq,
+    Bne,
+    Blt,
+    Bge,
+    Bltu,
+    Bgeu,
+    /// rd = pc + 4; jump to the program index in imm.
+    Jal,
+    /// rd = pc + 4; jump to (rs1 + imm) & !1.
+    Jalr,
+    /// A branch or `jal` whose target holds no instruction: when taken, it completes and the
+    /// fetch at the target faults. rd is the [`BranchKind`], rs1/rs2 the compared registers
+    /// (for `jal`, rs1 is the link register), imm the target address.
+    BadBranch,
+    /// No effect (fence, and phantoms that do nothing on execution).
+    Nop,
+    /// Stop with exit code imm.
+    Terminate,
+    /// Pop 4 hint bytes to mem[x[rd]].
+    HintStoreW,
+    /// Pop 4*x[rs1] hint bytes to mem[x[rd]..].
+    HintBuffer,
+    /// Public value word at offset x[rd] + imm = x[rs1].
+    Reveal,
+    /// Hint stream = next input record, length-prefixed and padded.
+    HintInput,
+    /// Print mem[x[rd]..x[rd] + x[rs1]].
+    PrintStr,
+    /// Hint stream = 4*x[rd] bytes from the rng.
+    HintRandom,
+    /// Not a valid instruction for the configuration; faults when executed.
+    Illegal,
+    /// No instruction at this address (a gap between code segments, or the end of the code).
+    NoInstruction,
+}
+
+/// The condition of a [`Op::BadBranch`], kept in its `rd` field.
+#[allow(missing_docs)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BranchKind {
+    Beq,
+    Bne,
+    Blt,
+    Bge,
+    Bltu,
+    Bgeu,
+    Always,
+}
+
+impl BranchKind {
+    /// Decodes the value stored in a [`Op::BadBranch`]'s `rd` field.
+    pub fn from_u8(v: u8) -> BranchKind {
+        match v {
+            0 => BranchKind::Beq,
+            1 => BranchKind::Bne,
+            2 => BranchKind::Blt,
+            3 => BranchKind::Bge,
+            4 => BranchKind::Bltu,
+            5 => BranchKind::Bgeu,
+            _ => BranchKind::Always,
+        }
+    }
+
+    /// Whether the branch is taken for these operand values.
+    pub fn taken(self, a: u32, b: u32) -> bool {
+        match self {
+            BranchKind::Beq => a == b,
+            BranchKind::Bne => a != b,
+            BranchKind::Blt => (a as i32) < (b as i32),
+            BranchKind::Bge => (a as i32) >= (b as i32),
+            BranchKind::Bltu => a < b,
+            BranchKind::Bgeu => a >= b,
+            BranchKind::Always => true,
+        }
+    }
+}
+
+/// One pre-decoded instruction: 8 bytes, copied by value in the dispatch loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
+pub struct Insn {
+    /// The operation.
+    pub op: Op,
+    /// Destination register (32 = scratch for writes to x0), or a source for system operations.
+    pub rd: u8,
+    /// First source register.
+    pub rs1: u8,
+    /// Second source register.
+    pub rs2: u8,
+    /// Immediate, branch target index, or constant, per [`Op`].
+    pub imm: u32,
+}
+
+impl Insn {
+    const fn new(op: Op, rd: u8, rs1: u8, rs2: u8, imm: u32) -> Insn {
+        Insn {
+            op,
+            rd,
+            rs1,
+            rs2,
+            imm,
+        }
+    }
+
+    /// An instruction that faults as illegal.
+    pub const ILLEGAL: Insn = Insn::new(Op::Illegal, 0, 0, 0, 0);
+    /// The filler for addresses without an instruction.
+    pub const NONE: Insn = Insn::new(Op::NoInstruction, 0, 0, 0, 0);
+}
+
+/// Where the code lies, so direct branch targets can be resolved to indices while decoding.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRange {
+    /// Address of the first decoded word.
+    pub base: u32,
+    /// Number of decoded words.
+    pub len: u32,
+}
+
+impl CodeRange {
+    /// The decoded-program index of `target`, if it holds a decoded word.
+    pub fn index_of(&self, target: u32) -> Option<u32> {
+        let offset = target.wrapping_sub(self.base);
+        (offset % 4 == 0 && offset / 4 < self.len).then_some(offset / 4)
+    }
+}
+
+fn rd(word: u32) -> u8 {
+    ((word >> 7) & 31) as u8
+}
+fn rs1(word: u32) -> u8 {
+    ((word >> 15) & 31) as u8
+}
+fn rs2(word: u32) -> u8 {
+    ((word >> 20) & 31) as u8
+}
+fn funct3(word: u32) -> u32 {
+    (word >> 12) & 7
+}
+fn funct7(word: u32) -> u32 {
+    word >> 25
+}
+/// Sign-extended I-type immediate.
+pub fn imm_i(word: u32) -> u32 {
+    ((word as i32) >> 20) as u32
+}
+/// Sign-extended S-type immediate.
+pub fn imm_s(word: u32) -> u32 {
+    ((((word as i32) >> 25) << 5) as u32) | ((word >> 7) & 31)
+}
+/// Sign-extended B-type immediate.
+pub fn imm_b(word: u32) -> u32 {
+    ((((word as i32) >> 31) << 12) as u32)
+        | ((word << 4) & 0x800)
+        | ((word >> 20) & 0x7e0)
+        | ((word >> 7) & 0x1e)
+}
+/// Sign-extended J-type immediate.
+pub fn imm_j(word: u32) -> u32 {
+    ((((word as i32) >> 31) << 20) as u32)
+        | (word & 0xf_f000)
+        | ((word >> 9) & 0x800)
+        | ((word >> 20) & 0x7fe)
+}
+
+/// The destination slot for register `r`: writes to x0 go to the scratch slot.
+fn dest(r: u8) -> u8 {
+    if r == 0 {
+        SCRATCH_REG
+    } else {
+        r
+    }
+}
+
+/// The exit code of ecall, ebreak and CSR instructions, which the reference turns into
+/// `terminate`.
+pub const EXIT_CODE_UNSUPPORTED_SYSTEM: u32 = 2;
+
+/// Opcode of custom-0 (system, IO and most intrinsics).
+pub const OPCODE_CUSTOM_0: u32 = 0x0b;
+
+/// Decodes the word at address `pc`.
+pub fn decode(word: u32, pc: u32, code: CodeRange, _config: &SystemConfig) -> Insn {
+    let (d, s1, s2, f3) = (rd(word), rs1(word), rs2(word), funct3(word));
+    let r = |op| Insn::new(op, dest(d), s1, s2, 0);
+    let i = |op| Insn::new(op, dest(d), s1, 0, imm_i(word));
+    match word & 0x7f {
+        0x37 => Insn::new(Op::Li, dest(d), 0, 0, word & 0xffff_f000),
+        0x17 => Insn::new(Op::Li, dest(d), 0, 0, pc.wrapping_add(word & 0xffff_f000)),
+        0x6f => branch(BranchKind::Always, dest(d), 0, 0, pc, imm_j(word), code),
+        // The reference does not check jalr's funct3.
+        0x67 => i(Op::Jalr),
+        0x63 => {
+            let kind = match f3 {
+                0 => BranchKind::Beq,
+                1 => BranchKind::Bne,
+                4 => BranchKind::Blt,
+                5 => BranchKind::Bge,
+                6 => BranchKind::Bltu,
+                7 => BranchKind::Bgeu,
+                _ => return Insn::ILLEGAL,
+            };
+            branch(kind, 0, s1, s2, pc, imm_b(word), code)
+        }
+        0x03 => match f3 {
+            0 => i(Op::Lb),
+            1 => i(Op::Lh),
+            2 => i(Op::Lw),
+            4 => i(Op::Lbu),
+            5 => i(Op::Lhu),
+            _ => Insn::ILLEGAL,
+        },
+        0x23 => {
+            let op = match f3 {
+                0 => Op::Sb,
+                1 => Op::Sh,
+                2 => Op::Sw,
+                _ => return Insn::ILLEGAL,
+            };
+            Insn::new(op, 0, s1, s2, imm_s(word))
+        }
+        0x13 => match (f3, funct7(word)) {
+            (0, _) => i(Op::Addi),
+            (2, _) => i(Op::Slti),
+            (3, _) => i(Op::Sltiu),
+            (4, _) => i(Op::Xori),
+            (6, _) => i(Op::Ori),
+            (7, _) => i(Op::Andi),
+            // The reference accepts slli whatever bits 31:25 hold.
+            (1, _) => Insn::new(Op::Slli, dest(d), s1, 0, u32::from(s2)),
+            (5, 0) => Insn::new(Op::Srli, dest(d), s1, 0, u32::from(s2)),
+            (5, 0x20) => Insn::new(Op::Srai, dest(d), s1, 0, u32::from(s2)),
+            _ => Insn::ILLEGAL,
+        },
+        0x33 => match (funct7(word), f3) {
+            (0, 0) => r(Op::Add),
+            (0x20, 0) => r(Op::Sub),
+            (0, 1) => r(Op::Sll),
+            (0, 2) => r(Op::Slt),
+            (0, 3) => r(Op::Sltu),
+            (0, 4) => r(Op::Xor),
+            (0, 5) => r(Op::Srl),
+            (0x20, 5) => r(Op::Sra),
+            (0, 6) => r(Op::Or),
+            (0, 7) => r(Op::And),
+            (1, 0) => r(Op::Mul),
+            (1, 1) => r(Op::Mulh),
+            (1, 2) => r(Op::Mulhsu),
+            (1, 3) => r(Op::Mulhu),
+            (1, 4) => r(Op::Div),
+            (1, 5) => r(Op::Divu),
+            (1, 6) => r(Op::Rem),
+            (1, 7) => r(Op::Remu),
+            _ => Insn::ILLEGAL,
+        },
+        // fence: no effect on a single-hart zkVM. The reference rejects fence.i.
+        0x0f if f3 == 0 => Insn::new(Op::Nop, 0, 0, 0, 0),
+        // SYSTEM, as the reference transpiles it: `csrrw x0, csr, x0` (which includes `unimp`)
+        // does nothing; ecall, ebreak and every other CSR access terminate with exit code 2.
+        0x73 if f3 == 1 && d == 0 && s1 == 0 => Insn::new(Op::Nop, 0, 0, 0, 0),
+        0x73 => Insn::new(Op::Terminate, 0, 0, 0, EXIT_CODE_UNSUPPORTED_SYSTEM),
+        OPCODE_CUSTOM_0 => decode_system(word, d, s1, f3),
+        _ => Insn::ILLEGAL,
+    }
+}
+
+fn branch(kind: BranchKind, d: u8, s1: u8, s2: u8, pc: u32, offset: u32, code: CodeRange) -> Insn {
+    let target = pc.wrapping_add(offset);
+    let Some(index) = code.index_of(target) else {
+        // An unconditional jump has no sources; its link register rides in the rs1 field.
+        let s1 = if kind == BranchKind::Always { d } else { s1 };
+        return Insn::new(Op::BadBranch, kind as u8, s1, s2, target);
+    };
+    let op = match kind {
+        BranchKind::Beq => Op::Beq,
+        BranchKind::Bne => Op::Bne,
+        BranchKind::Blt => Op::Blt,
+        BranchKind::Bge => Op::Bge,
+        BranchKind::Bltu => Op::Bltu,
+        BranchKind::Bgeu => Op::Bgeu,
+        BranchKind::Always => return Insn::new(Op::Jal, d, 0, 0, index),
+    };
+    Insn::new(op, 0, s1, s2, index)
+}
+
+/// Phantom sub-operations of custom-0 funct3 = 011, selected by the immediate.
+mod phantom {
+    pub const HINT_INPUT: u32 = 0;
+    pub const PRINT_STR: u32 = 1;
+    pub const HINT_RANDOM: u32 = 2;
+}
+
+fn decode_system(word: u32, d: u8, s1: u8, f3: u32) -> Insn {
+    let imm = word >> 20;
+    match (f3, imm) {
+        (0, code) if code <= 255 => Insn::new(Op::Terminate, 0, 0, 0, code),
+        (1, 0) => Insn::new(Op::HintStoreW, d, 0, 0, 0),
+        (1, 1) => Insn::new(Op::HintBuffer, d, s1, 0, 0),
+        (2, _) => Insn::new(Op::Reveal, d, s1, 0, imm_i(word)),
+        (3, phantom::HINT_INPUT) => Insn::new(Op::HintInput, 0, 0, 0, 0),
+        (3, phantom::PRINT_STR) => Insn::new(Op::PrintStr, d, s1, 0, 0),
+        (3, phantom::HINT_RANDOM) => Insn::new(Op::HintRandom, d, 0, 0, 0),
+        _ => Insn::ILLEGAL,
+    }
+}
+
+/// A readable rendering of the instruction word at `pc`, for error messages.
+pub fn disassemble(word: u32, insn: &Insn, pc: u32) -> String {
+    let name = format!("{:?}", insn.op).to_lowercase();
+    let (d, s1, s2) = (rd(word), rs1(word), rs2(word));
+    match insn.op {
+        Op::Illegal | Op::NoInstruction => format!("{word:#010x}"),
+        Op::Add
+        | Op::Sub
+        | Op::Sll
+        | Op::Slt
+        | Op::Sltu
+        | Op::Xor
+        | Op::Srl
+        | Op::Sra
+        | Op::Or
+        | Op::And
+        | Op::Mul
+        | Op::Mulh
+        | Op::Mulhsu
+        | Op::Mulhu
+        | Op::Div
+        | Op::Divu
+        | Op::Rem
+        | Op::Remu => format!("{name} x{d}, x{s1}, x{s2}"),
+        Op::Lb | Op::Lh | Op::Lw | Op::Lbu | Op::Lhu | Op::Jalr => {
+            format!("{name} x{d}, {}(x{s1})", imm_i(word) as i32)
+        }
+        Op::Sb | Op::Sh | Op::Sw => format!("{name} x{s2}, {}(x{s1})", imm_s(word) as i32),
+        Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu | Op::BadBranch
+            if word & 0x7f == 0x63 =>
+        {
+            let target = pc.wrapping_add(imm_b(word));
+            format!("b{} x{s1}, x{s2}, {target:#x}", branch_suffix(word))
+        }
+        Op::Jal | Op::BadBranch => format!("jal x{d}, {:#x}", pc.wrapping_add(imm_j(word))),
+        Op::Li if word & 0x7f == 0x37 => format!("lui x{d}, {:#x}", word >> 12),
+        Op::Li => format!("auipc x{d}, {:#x}", word >> 12),
+        Op::Nop if word & 0x7f == 0x0f => "fence".to_string(),
+        Op::Nop => format!("csrrw x0, {:#x}, x0", word >> 20),
+        Op::Terminate if word & 0x7f == 0x73 => {
+            format!("system {word:#010x} (terminates with exit code 2)")
+        }
+        Op::Terminate => format!("terminate {}", word >> 20),
+        Op::HintStoreW => format!("hintstorew x{d}"),
+        Op::HintBuffer => format!("hintbuffer x{d}, x{s1}"),
+        Op::Reveal => format!("reveal x{s1}, {}(x{d})", imm_i(word) as i32),
+        Op::HintInput => "hintinput".to_string(),
+        Op::PrintStr => format!("printstr x{d}, x{s1}"),
+        Op::HintRandom => format!("hintrandom x{d}"),
+        _ => format!("{name} x{d}, x{s1}, {}", imm_i(word) as i32),
+    }
+}
+
+fn branch_suffix(word: u32) -> &'static str {
+    match funct3(word) {
+        0 => "eq",
+        1 => "ne",
+        4 => "lt",
+        5 => "ge",
+        6 => "ltu",
+        _ => "geu",
+    }
+}
