@@ -94,6 +94,28 @@ pub enum Op {
     NoInstruction,
 }
 
+impl Op {
+    /// Whether this operation ends a basic block: it may transfer control anywhere but to the
+    /// next instruction, or stops execution.
+    pub fn ends_block(self) -> bool {
+        matches!(
+            self,
+            Op::Beq
+                | Op::Bne
+                | Op::Blt
+                | Op::Bge
+                | Op::Bltu
+                | Op::Bgeu
+                | Op::Jal
+                | Op::Jalr
+                | Op::BadBranch
+                | Op::Terminate
+                | Op::Illegal
+                | Op::NoInstruction
+        )
+    }
+}
+
 /// The condition of a [`Op::BadBranch`], kept in its `rd` field.
 #[allow(missing_docs)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

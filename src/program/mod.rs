@@ -26,6 +26,17 @@ pub struct Segment {
     pub executable: bool,
 }
 
+/// Computes [`Program::block_remaining`] backwards from the end of the code.
+fn block_remaining(code: &[Insn]) -> Vec<u32> {
+    let mut lens = vec![1u32; code.len()];
+    for i in (0..code.len().saturating_sub(1)).rev() {
+        if !code[i].op.ends_block() {
+            lens[i] = lens[i + 1] + 1;
+        }
+    }
+    lens
+}
+
 /// A loaded guest program: decoded code plus the initial memory image.
 #[derive(Debug, Clone)]
 pub struct Program {
@@ -36,6 +47,9 @@ pub struct Program {
     code: Vec<Insn>,
     /// The raw words behind `code` (without the trailing filler).
     words: Vec<u32>,
+    /// For each entry of `code`, the number of instructions from it to the end of its basic
+    /// block, itself and the block's last instruction included.
+    block_remaining: Vec<u32>,
     /// The ELF entry point.
     entry: u32,
     /// Loadable segments, sorted by address.
@@ -93,10 +107,12 @@ impl Program {
                 decoded[first + k] = decode::decode(word, pc, range, config);
             }
         }
+        let block_remaining = block_remaining(&decoded);
         Program {
             base,
             code: decoded,
             words,
+            block_remaining,
             entry,
             segments,
         }
@@ -115,6 +131,13 @@ impl Program {
     /// Decoded instructions from [`Program::base`], with one trailing [`Insn::NONE`].
     pub fn code(&self) -> &[Insn] {
         &self.code
+    }
+
+    /// For each entry of [`Program::code`], how many instructions run from it to the end of its
+    /// basic block (both included). A backend that has this many instructions of budget left
+    /// at a block entry can run the whole block without counting.
+    pub fn block_remaining(&self) -> &[u32] {
+        &self.block_remaining
     }
 
     /// Number of decoded words (without the trailing filler).

@@ -2,10 +2,13 @@
 //! every other backend is checked against.
 //!
 //! The loop keeps the registers in a local array (64 slots so that an `& 63` index needs no
-//! bounds check; slot 32 absorbs writes to x0) and the pc as an index into the decoded code. It
-//! counts down the instructions it may still execute, so a limit stops after exactly that many
-//! instructions. Rare operations (system calls, faults) leave the loop through out-of-line
-//! functions.
+//! bounds check; slot 32 absorbs writes to x0) and the pc as an index into the decoded code.
+//!
+//! Instruction counting is per basic block: on entering a block the loop takes the whole
+//! block's length from its budget at once, so straight-line code runs without counting. When
+//! the budget left is smaller than the block, the rest runs in a counting variant of the same
+//! loop that stops after exactly the last allowed instruction. Rare operations (system calls,
+//! faults) leave the loop through out-of-line functions.
 
 mod system;
 
@@ -35,12 +38,14 @@ impl Regs {
 enum Stop {
     /// The instruction budget ran out; `idx` is the next instruction.
     Budget,
+    /// The block entered at `idx` is longer than the budget left: continue counting.
+    ShortBudget,
     /// `terminate` executed with this exit code.
     Terminated(u32),
     /// A control transfer completed to an address that holds no instruction. The fetch there
     /// faults unless the budget ran out first.
     JumpedOut(u32),
-    /// The instruction at `idx` faulted and did not complete.
+    /// The instruction at `idx` faulted and did not complete (nor is it counted).
     Fault(ExecErrorKind),
 }
 
@@ -70,11 +75,24 @@ pub fn run(
     let mut regs = Regs([0; 64]);
     regs.0[..32].copy_from_slice(&state.regs);
     let mut remaining = budget;
-    let stop = dispatch(program, &mut idx, &mut remaining, &mut regs, state, out);
+    let blocks = program.block_remaining();
+    let stop = loop {
+        // `idx` is the entry of a block (or the resumption point inside one).
+        let block = u64::from(blocks[idx]);
+        let stop = if remaining >= block {
+            remaining -= block;
+            dispatch::<false>(program, &mut idx, &mut remaining, &mut regs, state, out)
+        } else {
+            dispatch::<true>(program, &mut idx, &mut remaining, &mut regs, state, out)
+        };
+        if !matches!(stop, Stop::ShortBudget) {
+            break stop;
+        }
+    };
     state.regs.copy_from_slice(&regs.0[..32]);
     state.instret += budget - remaining;
     match stop {
-        Stop::Budget => {
+        Stop::Budget | Stop::ShortBudget => {
             state.pc = program.pc_of(idx);
             Ok(())
         }
@@ -92,8 +110,6 @@ pub fn run(
             }
         }
         Stop::Fault(kind) => {
-            // The faulting instruction was counted when fetched; it did not complete.
-            state.instret -= 1;
             state.pc = program.pc_of(idx);
             Err(fault(program, state, kind))
         }
@@ -128,8 +144,13 @@ fn access_ok(mem: &GuestMemory, addr: u32, size: u32) -> bool {
 
 /// The dispatch loop proper. `idx` and `remaining` are updated in place so the caller sees
 /// where and when it stopped.
+///
+/// With `COUNTING = false` the caller has already taken the current block's length from
+/// `remaining`, and each control transfer takes the next block's length, returning
+/// [`Stop::ShortBudget`] when it does not fit. With `COUNTING = true` every instruction is
+/// counted on its own, and the loop stops when the budget is exhausted.
 #[inline(never)]
-fn dispatch(
+fn dispatch<const COUNTING: bool>(
     program: &Program,
     idx_out: &mut usize,
     remaining_out: &mut u64,
@@ -138,6 +159,7 @@ fn dispatch(
     out: &mut dyn Write,
 ) -> Stop {
     let code = program.code();
+    let blocks = program.block_remaining();
     let mut idx = *idx_out;
     let mut remaining = *remaining_out;
     let mem = &mut state.memory;
@@ -194,20 +216,35 @@ fn dispatch(
             idx += 1;
         }};
     }
+    // Moves to the block starting at `$next`, taking its length from the budget.
+    macro_rules! enter {
+        ($next:expr) => {{
+            idx = $next;
+            if !COUNTING {
+                let block = u64::from(blocks[idx]);
+                if remaining < block {
+                    break Stop::ShortBudget;
+                }
+                remaining -= block;
+            }
+        }};
+    }
     macro_rules! branch {
         (|$a:ident, $b:ident| $cond:expr) => {{
             let insn = unsafe_insn(code, idx);
             let $a = regs.get(insn.rs1);
             let $b = regs.get(insn.rs2);
-            idx = if $cond { insn.imm as usize } else { idx + 1 };
+            enter!(if $cond { insn.imm as usize } else { idx + 1 });
         }};
     }
 
     let stop = loop {
-        if remaining == 0 {
-            break Stop::Budget;
+        if COUNTING {
+            if remaining == 0 {
+                break Stop::Budget;
+            }
+            remaining -= 1;
         }
-        remaining -= 1;
         match unsafe_insn(code, idx).op {
             Op::Add => alu!(|a, b| a.wrapping_add(b)),
             Op::Sub => alu!(|a, b| a.wrapping_sub(b)),
@@ -258,14 +295,14 @@ fn dispatch(
             Op::Jal => {
                 let insn = unsafe_insn(code, idx);
                 regs.set(insn.rd, program.pc_of(idx + 1));
-                idx = insn.imm as usize;
+                enter!(insn.imm as usize);
             }
             Op::Jalr => {
                 let insn = unsafe_insn(code, idx);
                 let target = regs.get(insn.rs1).wrapping_add(insn.imm) & !1;
                 regs.set(insn.rd, program.pc_of(idx + 1));
                 match program.index_of(target) {
-                    Some(next) => idx = next,
+                    Some(next) => enter!(next),
                     None => break Stop::JumpedOut(target),
                 }
             }
@@ -279,7 +316,7 @@ fn dispatch(
                 if kind.taken(regs.get(insn.rs1), regs.get(insn.rs2)) {
                     break Stop::JumpedOut(insn.imm);
                 }
-                idx += 1;
+                enter!(idx + 1);
             }
             Op::Nop => idx += 1,
             Op::Terminate => break Stop::Terminated(unsafe_insn(code, idx).imm),
@@ -306,6 +343,11 @@ fn dispatch(
             }
         }
     };
+    if let Stop::Fault(_) = stop {
+        // Give back the faulting instruction's count: in counting mode it was counted alone;
+        // otherwise it and the rest of its block were taken at the block entry.
+        remaining += if COUNTING { 1 } else { u64::from(blocks[idx]) };
+    }
     *idx_out = idx;
     *remaining_out = remaining;
     stop
