@@ -3,7 +3,7 @@
 //! Run with `cargo bench --bench execute`; one group per guest, one id per backend and mode.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rvx::{guests, BackendKind, Output, Program, PureInstance, SystemConfig};
+use rvx::{guests, BackendKind, Output, Program, PureInstance, Rv32ImConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ fn workloads() -> Vec<Workload> {
 
 fn bench_guests(c: &mut Criterion) {
     for workload in workloads() {
-        let config = SystemConfig::default();
+        let config = Rv32ImConfig::default();
         let elf = guests::find(workload.guest).expect("bundled guest").elf;
         let program = Arc::new(Program::from_elf(elf, &config).expect("bundled guest loads"));
         let mut group = c.benchmark_group(workload.guest);
@@ -36,7 +36,7 @@ fn bench_guests(c: &mut Criterion) {
         group.warm_up_time(Duration::from_secs(1));
         group.measurement_time(Duration::from_secs(5));
         for &backend in BackendKind::ALL {
-            let instance = PureInstance::new(program.clone(), config.clone(), backend)
+            let instance = PureInstance::new(program.clone(), backend)
                 .expect("valid config")
                 .with_output(Output::Discard);
             let instret = instance

@@ -99,6 +99,42 @@ pub enum ConfigError {
     /// A state does not match the configuration it is resumed with.
     #[error("state does not match the configuration: {0}")]
     StateMismatch(String),
+    /// Two executors claim the same opcode.
+    #[error("opcode {opcode:#x} is claimed by both {first} and {second}")]
+    OpcodeConflict {
+        /// The opcode.
+        opcode: u32,
+        /// The executor that registered it first (`extension::executor`).
+        first: String,
+        /// The executor that claimed it again.
+        second: String,
+    },
+    /// An executor names a chip no extension declares.
+    #[error("executor {executor} adds rows to chip `{chip}`, which no extension declares")]
+    UnknownChip {
+        /// The chip name.
+        chip: String,
+        /// The executor.
+        executor: &'static str,
+    },
+    /// Two extensions declare a chip of the same name without both marking it shared.
+    #[error(
+        "extension {extension} declares chip `{chip}`, which is already declared and not shared"
+    )]
+    DuplicateChip {
+        /// The chip name.
+        chip: String,
+        /// The extension declaring it again.
+        extension: &'static str,
+    },
+    /// An `openvm.toml` could not be used.
+    #[error("{path}: {message}")]
+    Toml {
+        /// The file (or `<string>`).
+        path: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
     /// Guest memory could not be allocated.
     #[error("cannot map {size:#x} bytes of guest memory: {message}")]
     MemoryMap {

@@ -2,7 +2,6 @@
 //! number of times, from scratch or from a suspended state.
 
 use crate::backend::{interp, BackendKind};
-use crate::config::SystemConfig;
 use crate::error::Error;
 use crate::program::Program;
 use crate::state::VmState;
@@ -43,22 +42,15 @@ impl Output {
 #[derive(Debug, Clone)]
 pub struct PureInstance {
     program: Arc<Program>,
-    config: SystemConfig,
     backend: BackendKind,
     output: Output,
 }
 
 impl PureInstance {
-    /// An instance of `program` under `config` on `backend`.
-    pub fn new(
-        program: Arc<Program>,
-        config: SystemConfig,
-        backend: BackendKind,
-    ) -> Result<PureInstance, Error> {
-        config.validate()?;
+    /// An instance of `program` (with the configuration it was loaded for) on `backend`.
+    pub fn new(program: Arc<Program>, backend: BackendKind) -> Result<PureInstance, Error> {
         Ok(PureInstance {
             program,
-            config,
             backend,
             output: Output::default(),
         })
@@ -75,11 +67,6 @@ impl PureInstance {
         &self.program
     }
 
-    /// The system configuration.
-    pub fn config(&self) -> &SystemConfig {
-        &self.config
-    }
-
     /// The backend.
     pub fn backend(&self) -> BackendKind {
         self.backend
@@ -90,7 +77,7 @@ impl PureInstance {
         &self,
         inputs: impl IntoIterator<Item = Vec<u8>>,
     ) -> Result<VmState, Error> {
-        Ok(VmState::new(&self.program, &self.config, inputs)?)
+        Ok(VmState::new(&self.program, inputs)?)
     }
 
     /// Runs the program on `inputs` until it terminates.
@@ -115,7 +102,7 @@ impl PureInstance {
         mut state: VmState,
         limit: Option<u64>,
     ) -> Result<VmState, Error> {
-        state.check_compatible(&self.program, &self.config)?;
+        state.check_compatible(&self.program)?;
         let end = limit.map_or(u64::MAX, |n| state.instret.saturating_add(n));
         match self.backend {
             BackendKind::Interpreter => self

@@ -4,7 +4,7 @@
 mod report;
 
 use crate::backend::BackendKind;
-use crate::config::SystemConfig;
+use crate::config::{Rv32ImConfig, VmConfig};
 use crate::program::Program;
 use crate::state::VmState;
 use crate::{guests, Output, PureInstance};
@@ -128,7 +128,7 @@ fn list_guests() {
 }
 
 /// Loads the program named on the command line: a bundled guest or an ELF path.
-fn load_program(name: &str, config: &SystemConfig) -> Result<Program, String> {
+fn load_program(name: &str, config: &dyn VmConfig) -> Result<Program, String> {
     let is_path = name.contains('/') || std::path::Path::new(name).exists();
     match guests::find(name) {
         Some(guest) if !is_path => {
@@ -158,7 +158,7 @@ fn input_records(args: &RunArgs, matches: &ArgMatches) -> Result<Vec<Vec<u8>>, S
 }
 
 fn run(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
-    let config = SystemConfig::default();
+    let config = Rv32ImConfig::default();
     let program = Arc::new(load_program(&args.program, &config)?);
     let output = if args.json {
         Output::Stderr
@@ -166,7 +166,7 @@ fn run(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         Output::Stdout
     };
     let backend = BackendKind::from(args.backend);
-    let instance = PureInstance::new(program, config, backend)
+    let instance = PureInstance::new(program, backend)
         .map_err(|e| e.to_string())?
         .with_output(output);
 

@@ -5,8 +5,6 @@
 //! constant load, direct branch targets become indices into the decoded program, and a write to
 //! `x0` is redirected to a scratch register so executors never test `rd == 0`.
 
-use crate::config::SystemConfig;
-
 /// Register slot that receives writes aimed at `x0`; never read by a decoded instruction.
 pub const SCRATCH_REG: u8 = 32;
 
@@ -88,6 +86,8 @@ pub enum Op {
     PrintStr,
     /// Hint stream = 4*x[rd] bytes from the rng.
     HintRandom,
+    /// An extension instruction: imm indexes [`crate::Program::custom`].
+    Custom,
     /// Not a valid instruction for the configuration; faults when executed.
     Illegal,
     /// No instruction at this address (a gap between code segments, or the end of the code).
@@ -131,6 +131,20 @@ pub enum BranchKind {
 }
 
 impl BranchKind {
+    /// The condition of a direct branch or jump operation.
+    pub fn of_direct(op: Op) -> Option<BranchKind> {
+        Some(match op {
+            Op::Beq => BranchKind::Beq,
+            Op::Bne => BranchKind::Bne,
+            Op::Blt => BranchKind::Blt,
+            Op::Bge => BranchKind::Bge,
+            Op::Bltu => BranchKind::Bltu,
+            Op::Bgeu => BranchKind::Bgeu,
+            Op::Jal => BranchKind::Always,
+            _ => return None,
+        })
+    }
+
     /// Decodes the value stored in a [`Op::BadBranch`]'s `rd` field.
     pub fn from_u8(v: u8) -> BranchKind {
         match v {
@@ -175,7 +189,8 @@ pub struct Insn {
 }
 
 impl Insn {
-    const fn new(op: Op, rd: u8, rs1: u8, rs2: u8, imm: u32) -> Insn {
+    /// An instruction from its fields.
+    pub const fn new(op: Op, rd: u8, rs1: u8, rs2: u8, imm: u32) -> Insn {
         Insn {
             op,
             rd,
@@ -208,19 +223,24 @@ impl CodeRange {
     }
 }
 
-fn rd(word: u32) -> u8 {
+/// Instruction field.
+pub fn rd(word: u32) -> u8 {
     ((word >> 7) & 31) as u8
 }
-fn rs1(word: u32) -> u8 {
+/// Instruction field.
+pub fn rs1(word: u32) -> u8 {
     ((word >> 15) & 31) as u8
 }
-fn rs2(word: u32) -> u8 {
+/// Instruction field.
+pub fn rs2(word: u32) -> u8 {
     ((word >> 20) & 31) as u8
 }
-fn funct3(word: u32) -> u32 {
+/// Instruction field.
+pub fn funct3(word: u32) -> u32 {
     (word >> 12) & 7
 }
-fn funct7(word: u32) -> u32 {
+/// Instruction field.
+pub fn funct7(word: u32) -> u32 {
     word >> 25
 }
 /// Sign-extended I-type immediate.
@@ -247,7 +267,7 @@ pub fn imm_j(word: u32) -> u32 {
 }
 
 /// The destination slot for register `r`: writes to x0 go to the scratch slot.
-fn dest(r: u8) -> u8 {
+pub fn dest(r: u8) -> u8 {
     if r == 0 {
         SCRATCH_REG
     } else {
@@ -255,137 +275,8 @@ fn dest(r: u8) -> u8 {
     }
 }
 
-/// The exit code of ecall, ebreak and CSR instructions, which the reference turns into
-/// `terminate`.
-pub const EXIT_CODE_UNSUPPORTED_SYSTEM: u32 = 2;
-
 /// Opcode of custom-0 (system, IO and most intrinsics).
 pub const OPCODE_CUSTOM_0: u32 = 0x0b;
-
-/// Decodes the word at address `pc`.
-pub fn decode(word: u32, pc: u32, code: CodeRange, _config: &SystemConfig) -> Insn {
-    let (d, s1, s2, f3) = (rd(word), rs1(word), rs2(word), funct3(word));
-    let r = |op| Insn::new(op, dest(d), s1, s2, 0);
-    let i = |op| Insn::new(op, dest(d), s1, 0, imm_i(word));
-    match word & 0x7f {
-        0x37 => Insn::new(Op::Li, dest(d), 0, 0, word & 0xffff_f000),
-        0x17 => Insn::new(Op::Li, dest(d), 0, 0, pc.wrapping_add(word & 0xffff_f000)),
-        0x6f => branch(BranchKind::Always, dest(d), 0, 0, pc, imm_j(word), code),
-        // The reference does not check jalr's funct3.
-        0x67 => i(Op::Jalr),
-        0x63 => {
-            let kind = match f3 {
-                0 => BranchKind::Beq,
-                1 => BranchKind::Bne,
-                4 => BranchKind::Blt,
-                5 => BranchKind::Bge,
-                6 => BranchKind::Bltu,
-                7 => BranchKind::Bgeu,
-                _ => return Insn::ILLEGAL,
-            };
-            branch(kind, 0, s1, s2, pc, imm_b(word), code)
-        }
-        0x03 => match f3 {
-            0 => i(Op::Lb),
-            1 => i(Op::Lh),
-            2 => i(Op::Lw),
-            4 => i(Op::Lbu),
-            5 => i(Op::Lhu),
-            _ => Insn::ILLEGAL,
-        },
-        0x23 => {
-            let op = match f3 {
-                0 => Op::Sb,
-                1 => Op::Sh,
-                2 => Op::Sw,
-                _ => return Insn::ILLEGAL,
-            };
-            Insn::new(op, 0, s1, s2, imm_s(word))
-        }
-        0x13 => match (f3, funct7(word)) {
-            (0, _) => i(Op::Addi),
-            (2, _) => i(Op::Slti),
-            (3, _) => i(Op::Sltiu),
-            (4, _) => i(Op::Xori),
-            (6, _) => i(Op::Ori),
-            (7, _) => i(Op::Andi),
-            // The reference accepts slli whatever bits 31:25 hold.
-            (1, _) => Insn::new(Op::Slli, dest(d), s1, 0, u32::from(s2)),
-            (5, 0) => Insn::new(Op::Srli, dest(d), s1, 0, u32::from(s2)),
-            (5, 0x20) => Insn::new(Op::Srai, dest(d), s1, 0, u32::from(s2)),
-            _ => Insn::ILLEGAL,
-        },
-        0x33 => match (funct7(word), f3) {
-            (0, 0) => r(Op::Add),
-            (0x20, 0) => r(Op::Sub),
-            (0, 1) => r(Op::Sll),
-            (0, 2) => r(Op::Slt),
-            (0, 3) => r(Op::Sltu),
-            (0, 4) => r(Op::Xor),
-            (0, 5) => r(Op::Srl),
-            (0x20, 5) => r(Op::Sra),
-            (0, 6) => r(Op::Or),
-            (0, 7) => r(Op::And),
-            (1, 0) => r(Op::Mul),
-            (1, 1) => r(Op::Mulh),
-            (1, 2) => r(Op::Mulhsu),
-            (1, 3) => r(Op::Mulhu),
-            (1, 4) => r(Op::Div),
-            (1, 5) => r(Op::Divu),
-            (1, 6) => r(Op::Rem),
-            (1, 7) => r(Op::Remu),
-            _ => Insn::ILLEGAL,
-        },
-        // fence: no effect on a single-hart zkVM. The reference rejects fence.i.
-        0x0f if f3 == 0 => Insn::new(Op::Nop, 0, 0, 0, 0),
-        // SYSTEM, as the reference transpiles it: `csrrw x0, csr, x0` (which includes `unimp`)
-        // does nothing; ecall, ebreak and every other CSR access terminate with exit code 2.
-        0x73 if f3 == 1 && d == 0 && s1 == 0 => Insn::new(Op::Nop, 0, 0, 0, 0),
-        0x73 => Insn::new(Op::Terminate, 0, 0, 0, EXIT_CODE_UNSUPPORTED_SYSTEM),
-        OPCODE_CUSTOM_0 => decode_system(word, d, s1, f3),
-        _ => Insn::ILLEGAL,
-    }
-}
-
-fn branch(kind: BranchKind, d: u8, s1: u8, s2: u8, pc: u32, offset: u32, code: CodeRange) -> Insn {
-    let target = pc.wrapping_add(offset);
-    let Some(index) = code.index_of(target) else {
-        // An unconditional jump has no sources; its link register rides in the rs1 field.
-        let s1 = if kind == BranchKind::Always { d } else { s1 };
-        return Insn::new(Op::BadBranch, kind as u8, s1, s2, target);
-    };
-    let op = match kind {
-        BranchKind::Beq => Op::Beq,
-        BranchKind::Bne => Op::Bne,
-        BranchKind::Blt => Op::Blt,
-        BranchKind::Bge => Op::Bge,
-        BranchKind::Bltu => Op::Bltu,
-        BranchKind::Bgeu => Op::Bgeu,
-        BranchKind::Always => return Insn::new(Op::Jal, d, 0, 0, index),
-    };
-    Insn::new(op, 0, s1, s2, index)
-}
-
-/// Phantom sub-operations of custom-0 funct3 = 011, selected by the immediate.
-mod phantom {
-    pub const HINT_INPUT: u32 = 0;
-    pub const PRINT_STR: u32 = 1;
-    pub const HINT_RANDOM: u32 = 2;
-}
-
-fn decode_system(word: u32, d: u8, s1: u8, f3: u32) -> Insn {
-    let imm = word >> 20;
-    match (f3, imm) {
-        (0, code) if code <= 255 => Insn::new(Op::Terminate, 0, 0, 0, code),
-        (1, 0) => Insn::new(Op::HintStoreW, d, 0, 0, 0),
-        (1, 1) => Insn::new(Op::HintBuffer, d, s1, 0, 0),
-        (2, _) => Insn::new(Op::Reveal, d, s1, 0, imm_i(word)),
-        (3, phantom::HINT_INPUT) => Insn::new(Op::HintInput, 0, 0, 0, 0),
-        (3, phantom::PRINT_STR) => Insn::new(Op::PrintStr, d, s1, 0, 0),
-        (3, phantom::HINT_RANDOM) => Insn::new(Op::HintRandom, d, 0, 0, 0),
-        _ => Insn::ILLEGAL,
-    }
-}
 
 /// A readable rendering of the instruction word at `pc`, for error messages.
 pub fn disassemble(word: u32, insn: &Insn, pc: u32) -> String {

@@ -2,16 +2,33 @@
 //!
 //! [`Program::from_elf`] checks everything a backend relies on (32-bit little-endian RISC-V
 //! executable, entry inside executable code, every segment inside guest memory, no overlaps), so
-//! executors never re-validate. Every word of the executable segments is decoded; a word that is
-//! not a valid instruction becomes [`Op::Illegal`] and faults only if executed.
+//! executors never re-validate. Every word of the executable segments is decoded by the
+//! configuration's extensions; a word that none claims becomes [`Op::Illegal`] and faults only
+//! if executed. A program keeps the [`ExecutionConfig`] it was decoded with.
 
 pub mod decode;
 mod elf;
 
-use crate::config::SystemConfig;
-use crate::error::LoadError;
-use decode::CodeRange;
+use crate::config::{ExecutionConfig, VmConfig};
+use crate::error::{Error, LoadError};
+use crate::extension::{DecodedKind, Opcode, Operands};
+use decode::{BranchKind, CodeRange};
 pub use decode::{Insn, Op};
+use std::sync::Arc;
+
+/// An extension instruction of the program, executed by its executor's custom implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomInsn {
+    /// The global opcode.
+    pub opcode: Opcode,
+    /// The executor (index in the execution config's inventory).
+    pub executor_idx: usize,
+    /// The decoded operands.
+    pub operands: Operands,
+}
+
+/// Marks code entries without an executor (illegal words, gaps, `terminate`).
+pub const NO_EXECUTOR: u32 = u32::MAX;
 
 /// A loadable segment's bytes, copied into guest memory before execution.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +41,23 @@ pub struct Segment {
     pub memsz: u32,
     /// Whether the segment is executable (its words were decoded).
     pub executable: bool,
+}
+
+/// Turns a direct branch's absolute target into a code index, or into [`Op::BadBranch`] when
+/// the target holds no instruction.
+fn resolve_target(insn: Insn, range: CodeRange) -> Insn {
+    let Some(kind) = BranchKind::of_direct(insn.op) else {
+        return insn;
+    };
+    let target = insn.imm;
+    match range.index_of(target) {
+        Some(index) => Insn { imm: index, ..insn },
+        // An unconditional jump has no sources; its link register rides in the rs1 field.
+        None if kind == BranchKind::Always => {
+            Insn::new(Op::BadBranch, kind as u8, insn.rd, 0, target)
+        }
+        None => Insn::new(Op::BadBranch, kind as u8, insn.rs1, insn.rs2, target),
+    }
 }
 
 /// Computes [`Program::block_remaining`] backwards from the end of the code.
@@ -54,20 +88,32 @@ pub struct Program {
     entry: u32,
     /// Loadable segments, sorted by address.
     segments: Vec<Segment>,
+    /// For each entry of `code`, the executor that runs it ([`NO_EXECUTOR`] if none).
+    executors: Vec<u32>,
+    /// The extension instructions, indexed by the `imm` of [`Op::Custom`] entries.
+    custom: Vec<CustomInsn>,
+    /// The configuration the program was decoded with.
+    config: Arc<ExecutionConfig>,
 }
 
 impl Program {
     /// Loads and decodes an ELF image for a VM with the given configuration.
-    pub fn from_elf(bytes: &[u8], config: &SystemConfig) -> Result<Program, LoadError> {
-        let image = elf::parse(bytes, config.memory_size())?;
+    pub fn from_elf(bytes: &[u8], config: &dyn VmConfig) -> Result<Program, Error> {
+        let config = Arc::new(config.execution_config()?);
+        Ok(Program::from_elf_with(bytes, config)?)
+    }
+
+    /// Loads and decodes an ELF image with an already built execution config.
+    pub fn from_elf_with(bytes: &[u8], config: Arc<ExecutionConfig>) -> Result<Program, LoadError> {
+        let image = elf::parse(bytes, config.system().memory_size())?;
         Ok(Program::from_segments(image.entry, image.segments, config))
     }
 
     /// Reads and loads an ELF file.
     pub fn from_elf_file(
         path: impl AsRef<std::path::Path>,
-        config: &SystemConfig,
-    ) -> Result<Program, LoadError> {
+        config: &dyn VmConfig,
+    ) -> Result<Program, Error> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
             path: path.display().to_string(),
@@ -79,7 +125,11 @@ impl Program {
     /// Builds a program from already validated segments (the ELF loader's output, or a
     /// generated test program). The segments must not overlap and must fit guest memory;
     /// `entry` must lie in an executable segment.
-    pub fn from_segments(entry: u32, mut segments: Vec<Segment>, config: &SystemConfig) -> Program {
+    pub fn from_segments(
+        entry: u32,
+        mut segments: Vec<Segment>,
+        config: Arc<ExecutionConfig>,
+    ) -> Program {
         segments.sort_by_key(|s| s.vaddr);
         let exec: Vec<&Segment> = segments.iter().filter(|s| s.executable).collect();
         let base = exec.first().map_or(entry, |s| s.vaddr);
@@ -92,6 +142,8 @@ impl Program {
         let range = CodeRange { base, len };
         let mut words = vec![0u32; len as usize];
         let mut decoded = vec![Insn::NONE; len as usize + 1];
+        let mut executors = vec![NO_EXECUTOR; len as usize + 1];
+        let mut custom = Vec::new();
         for seg in &exec {
             let first = ((seg.vaddr - base) / 4) as usize;
             // Words within the file bytes are code (the last one zero-padded); the zero-filled
@@ -103,8 +155,32 @@ impl Program {
                 bytes[..tail.len()].copy_from_slice(tail);
                 let word = u32::from_le_bytes(bytes);
                 let pc = seg.vaddr + at as u32;
-                words[first + k] = word;
-                decoded[first + k] = decode::decode(word, pc, range, config);
+                let index = first + k;
+                words[index] = word;
+                let Some(found) = config.decode(word, pc) else {
+                    decoded[index] = Insn::ILLEGAL;
+                    continue;
+                };
+                // An opcode whose executor is not configured (say `reveal` without RV32I's
+                // store executor) cannot execute; `terminate` needs none.
+                let executor = config.executor_of(found.opcode);
+                if executor.is_none() && found.opcode != crate::extension::rv32i::opcodes::TERMINATE
+                {
+                    decoded[index] = Insn::ILLEGAL;
+                    continue;
+                }
+                executors[index] = executor.map_or(NO_EXECUTOR, |e| e as u32);
+                decoded[index] = match found.kind {
+                    DecodedKind::Builtin(insn) => resolve_target(insn, range),
+                    DecodedKind::Custom(operands) => {
+                        custom.push(CustomInsn {
+                            opcode: found.opcode,
+                            executor_idx: executor.expect("checked above"),
+                            operands,
+                        });
+                        Insn::new(Op::Custom, 0, 0, 0, (custom.len() - 1) as u32)
+                    }
+                };
             }
         }
         let block_remaining = block_remaining(&decoded);
@@ -115,7 +191,26 @@ impl Program {
             block_remaining,
             entry,
             segments,
+            executors,
+            custom,
+            config,
         }
+    }
+
+    /// The execution config the program was decoded with.
+    pub fn config(&self) -> &Arc<ExecutionConfig> {
+        &self.config
+    }
+
+    /// For each entry of [`Program::code`], the executor that runs it ([`NO_EXECUTOR`] if
+    /// none).
+    pub fn executors(&self) -> &[u32] {
+        &self.executors
+    }
+
+    /// The extension instructions, indexed by the `imm` of [`Op::Custom`] entries.
+    pub fn custom(&self) -> &[CustomInsn] {
+        &self.custom
     }
 
     /// Address of the first decoded instruction.
@@ -178,7 +273,15 @@ impl Program {
     /// The disassembly of the instruction at `pc`, or a note that there is none.
     pub fn describe(&self, pc: u32) -> String {
         match self.index_of(pc) {
-            Some(i) => decode::disassemble(self.words[i], &self.code[i], pc),
+            Some(i) => match self.code[i].op {
+                Op::Custom => {
+                    let c = &self.custom[self.code[i].imm as usize];
+                    let name = self.config.mnemonic(c.opcode).unwrap_or("custom");
+                    let o = c.operands;
+                    format!("{name} x{}, x{}, x{}, {}", o.rd, o.rs1, o.rs2, o.imm as i32)
+                }
+                _ => decode::disassemble(self.words[i], &self.code[i], pc),
+            },
             None => "no instruction".to_string(),
         }
     }

@@ -11,7 +11,6 @@ mod streams;
 pub use memory::GuestMemory;
 pub use streams::{GuestRng, Streams};
 
-use crate::config::SystemConfig;
 use crate::error::{ConfigError, StateFileError};
 use crate::program::Program;
 use serde::{Deserialize, Serialize};
@@ -62,10 +61,9 @@ impl VmState {
     /// zero, `inputs` queued as input records, rng freshly seeded.
     pub fn new(
         program: &Program,
-        config: &SystemConfig,
         inputs: impl IntoIterator<Item = Vec<u8>>,
     ) -> Result<VmState, ConfigError> {
-        config.validate()?;
+        let config = program.config().system();
         let mut memory = GuestMemory::new(config.memory_size())?;
         for seg in program.segments() {
             let bytes = memory
@@ -93,12 +91,9 @@ impl VmState {
         self.exit_code.is_some()
     }
 
-    /// Checks that this state can be resumed with `program` under `config`.
-    pub fn check_compatible(
-        &self,
-        program: &Program,
-        config: &SystemConfig,
-    ) -> Result<(), ConfigError> {
+    /// Checks that this state can be resumed with `program` (and its configuration).
+    pub fn check_compatible(&self, program: &Program) -> Result<(), ConfigError> {
+        let config = program.config().system();
         if self.program_fingerprint != program.fingerprint() {
             return Err(ConfigError::StateMismatch(
                 "the state was saved from a different program".into(),

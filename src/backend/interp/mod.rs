@@ -10,9 +10,11 @@
 //! loop that stops after exactly the last allowed instruction. Rare operations (system calls,
 //! faults) leave the loop through out-of-line functions.
 
+mod custom;
 mod system;
 
 use crate::error::{ExecError, ExecErrorKind};
+use crate::extension::Next;
 use crate::program::decode::{BranchKind, Op};
 use crate::program::Program;
 use crate::state::{GuestMemory, VmState};
@@ -331,6 +333,18 @@ fn dispatch<const COUNTING: bool>(
                     break Stop::Fault(kind);
                 }
                 idx += 1;
+            }
+            Op::Custom => {
+                let insn = unsafe_insn(code, idx);
+                let pc = program.pc_of(idx);
+                match custom::execute(program, insn.imm, pc, &mut regs.0, mem, &mut io) {
+                    Ok(Next::Continue) => idx += 1,
+                    Ok(Next::Jump(target)) => match program.index_of(target) {
+                        Some(next) => enter!(next),
+                        None => break Stop::JumpedOut(target),
+                    },
+                    Err(kind) => break Stop::Fault(kind),
+                }
             }
             Op::Illegal => {
                 let word = program.words()[idx];

@@ -1,0 +1,103 @@
+//! Execution configs against the reference zkVM's measured chip tables.
+
+use rvx::extension::ChipHeight;
+use rvx::{Rv32ImConfig, VmConfig};
+use serde_json::Value;
+
+fn reference(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/data/reference/openvm-2.0.2-airs-{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).expect("reference JSON parses")
+}
+
+/// Compares a config's chip table and executor mapping with a reference table.
+fn assert_matches_reference(config: &dyn VmConfig, name: &str) {
+    let reference = reference(name);
+    let exec = config.execution_config().expect("valid config");
+    let airs = reference["airs"].as_array().unwrap();
+    let chips = exec.chips().chips();
+    let ours: Vec<&str> = chips.iter().map(|c| c.name.as_str()).collect();
+    let theirs: Vec<&str> = airs.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(ours, theirs, "chip order for {name}");
+    for (chip, air) in chips.iter().zip(airs) {
+        assert_eq!(
+            u64::from(chip.width),
+            air["width"].as_u64().unwrap(),
+            "{} width",
+            chip.name
+        );
+        assert_eq!(
+            u64::from(chip.interactions),
+            air["num_interactions"].as_u64().unwrap(),
+            "{} interactions",
+            chip.name
+        );
+        let constant = air["height_is_constant"].as_bool().unwrap();
+        match chip.height {
+            ChipHeight::Variable => assert!(!constant, "{} should be constant", chip.name),
+            ChipHeight::ProgramLength => assert_eq!(air["name"], "ProgramAir"),
+            ChipHeight::Constant(h) => {
+                assert!(constant, "{} should vary", chip.name);
+                assert_eq!(
+                    u64::from(h),
+                    air["constant_height"].as_u64().unwrap(),
+                    "{}",
+                    chip.name
+                );
+            }
+        }
+    }
+    let expected: Vec<usize> = reference["executor_idx_to_air_idx"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(
+        exec.executor_idx_to_air_idx(),
+        expected,
+        "executor_idx_to_air_idx for {name}"
+    );
+    let opcodes: Vec<(u32, usize)> = reference["opcodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["opcode"].as_u64().unwrap() as u32,
+                o["executor_idx"].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    let mut sorted = opcodes.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        exec.opcode_map(),
+        sorted,
+        "opcode to executor map for {name}"
+    );
+}
+
+#[test]
+fn rv32im_config_matches_reference_fibonacci_tables() {
+    assert_matches_reference(&Rv32ImConfig::default(), "fibonacci");
+}
+
+#[test]
+fn vm_config_methods_agree_with_execution_config() {
+    let config = Rv32ImConfig::default();
+    let exec = config.execution_config().unwrap();
+    assert_eq!(
+        config.executor_idx_to_air_idx().unwrap(),
+        exec.executor_idx_to_air_idx()
+    );
+    // RV32IM and IO are built-in on every backend: nothing to emit through an extension.
+    assert!(config.create_rvr_extensions(None).unwrap().is_empty());
+    assert!(config
+        .create_jit_extensions(Some(&exec.executor_idx_to_air_idx()))
+        .unwrap()
+        .is_empty());
+}
