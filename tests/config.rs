@@ -101,3 +101,52 @@ fn vm_config_methods_agree_with_execution_config() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn openvm_toml_config_matches_reference_fibonacci_tables() {
+    let text = reference("fibonacci")["config_toml"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let config = rvx::config::AppConfig::from_toml_str(&text, "fibonacci/openvm.toml").unwrap();
+    assert_matches_reference(&config, "fibonacci");
+}
+
+#[test]
+fn openvm_toml_errors_name_the_key() {
+    use rvx::config::AppConfig;
+    let err = |text: &str| {
+        AppConfig::from_toml_str(text, "openvm.toml")
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err("[app_vm_config.rv32i]\n[app_vm_config.rv32x]\n");
+    assert!(e.contains("rv32x"), "{e}");
+    let e = err("[app_vm_config.rv32i]\nfoo = 1\n");
+    assert!(e.contains("foo"), "{e}");
+    let e = err("[app_vm_config.system.config]\nnum_public_valuez = 64\n");
+    assert!(e.contains("num_public_valuez"), "{e}");
+    let e = err("[app_vm_config.rv32i]\n[app_vm_config.keccak]\n");
+    assert!(e.contains("keccak") && e.contains("not implemented"), "{e}");
+    let e = err("[something_else]\n");
+    assert!(e.contains("something_else"), "{e}");
+    let e = err("[app_vm_config.system.config]\nnum_public_values = 3\n");
+    assert!(e.contains("num_public_values"), "{e}");
+}
+
+#[test]
+fn openvm_toml_system_settings_apply() {
+    let text = "[app_vm_config.rv32i]\n[app_vm_config.io]\n\
+                [app_vm_config.system.config]\nnum_public_values = 64\nmax_constraint_degree = 3\n\
+                [app_vm_config.system.config.memory_config]\npointer_max_bits = 24\n\
+                [app_vm_config.rv32m]\nrange_tuple_checker_sizes = [256, 1024]\n";
+    let config = rvx::config::AppConfig::from_toml_str(text, "openvm.toml").unwrap();
+    assert_eq!(config.system.num_public_values, 64);
+    assert_eq!(config.system.pointer_max_bits, 24);
+    let exec = config.execution_config().unwrap();
+    let range = exec.chips().index_of("RangeTupleCheckerAir<2>").unwrap();
+    assert_eq!(
+        exec.chips().chips()[range].height,
+        ChipHeight::Constant(256 * 1024)
+    );
+}

@@ -4,7 +4,7 @@
 mod report;
 
 use crate::backend::BackendKind;
-use crate::config::{Rv32ImConfig, VmConfig};
+use crate::config::{AppConfig, Rv32ImConfig, VmConfig};
 use crate::program::Program;
 use crate::state::VmState;
 use crate::{guests, Output, PureInstance};
@@ -48,6 +48,9 @@ struct RunArgs {
     /// Add one input record holding a file's bytes. Repeatable.
     #[arg(long = "input-file", value_name = "PATH")]
     input_file: Vec<PathBuf>,
+    /// VM configuration: an `openvm.toml` (default: RV32IM with the IO instructions).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Execution backend.
     #[arg(long, value_enum, default_value_t = BackendArg::Interp)]
     backend: BackendArg,
@@ -158,8 +161,11 @@ fn input_records(args: &RunArgs, matches: &ArgMatches) -> Result<Vec<Vec<u8>>, S
 }
 
 fn run(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
-    let config = Rv32ImConfig::default();
-    let program = Arc::new(load_program(&args.program, &config)?);
+    let config: Box<dyn VmConfig> = match &args.config {
+        Some(path) => Box::new(AppConfig::from_file(path).map_err(|e| e.to_string())?),
+        None => Box::new(Rv32ImConfig::default()),
+    };
+    let program = Arc::new(load_program(&args.program, config.as_ref())?);
     let output = if args.json {
         Output::Stderr
     } else {

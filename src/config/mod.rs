@@ -6,9 +6,11 @@
 //! or load one from an `openvm.toml` ([`AppConfig`]). [`ExecutionConfig`] turns a configuration
 //! into the tables every backend uses; the provided methods of [`VmConfig`] expose them.
 
+mod app;
 mod execution;
 mod system;
 
+pub use app::AppConfig;
 pub use execution::{ChipTable, ExecutionConfig, ExecutorEntry, JitExtension, RvrExtension};
 pub use system::{SystemConfig, DEFAULT_NUM_PUBLIC_VALUES, DEFAULT_POINTER_MAX_BITS};
 

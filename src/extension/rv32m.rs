@@ -42,8 +42,23 @@ pub mod chips {
 }
 
 /// The RV32M extension.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Rv32M;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rv32M {
+    /// The two dimensions of the range-tuple checker the multiplication chips share; its
+    /// constant height is their product. The reference's default is `[256, 2048]` (2^19 rows).
+    pub range_tuple_checker_sizes: [u32; 2],
+}
+
+/// The reference's default range-tuple checker dimensions.
+pub const DEFAULT_RANGE_TUPLE_CHECKER_SIZES: [u32; 2] = [1 << 8, 8 * (1 << 8)];
+
+impl Default for Rv32M {
+    fn default() -> Self {
+        Rv32M {
+            range_tuple_checker_sizes: DEFAULT_RANGE_TUPLE_CHECKER_SIZES,
+        }
+    }
+}
 
 impl Extension for Rv32M {
     fn name(&self) -> &'static str {
@@ -52,13 +67,14 @@ impl Extension for Rv32M {
 
     fn chips(&self) -> Vec<ChipSpec> {
         // OpenVM 2.0.2's AIRs (shared/reference/openvm-2.0.2-airs-fibonacci.json): the
-        // range-tuple checker (2^19 rows) first, then the three executors' chips.
+        // range-tuple checker (2^19 rows by default) first, then the three executors' chips.
+        let [a, b] = self.range_tuple_checker_sizes;
         vec![
             ChipSpec {
                 name: chips::RANGE_TUPLE.to_string(),
                 width: 3,
                 interactions: 1,
-                height: ChipHeight::Constant(1 << 19),
+                height: ChipHeight::Constant(a.saturating_mul(b)),
                 shared: true,
             },
             chip(chips::MULTIPLICATION, 31, 19),

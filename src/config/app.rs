@@ -1,0 +1,188 @@
+//! Configurations loaded from the `openvm.toml` files guest projects carry.
+//!
+//! The file's `[app_vm_config]` table lists the extensions (`[app_vm_config.rv32i]`, `rv32m`,
+//! `io`, ...) and the system settings (`[app_vm_config.system.config]`: `num_public_values`,
+//! `memory_config.pointer_max_bits`, ...). Extensions are registered in the reference zkVM's
+//! fixed order (rv32i, io, keccak, sha2, rv32m, bigint, modular, fp2, ecc, pairing), whatever
+//! their order in the file, so the executor and chip tables match the reference's.
+//!
+//! An unknown key is an error naming it. Keys the reference uses only for proving (the
+//! top-level `system_params`, `max_constraint_degree`, the address-space layout) are accepted
+//! and do not affect execution. An extension rvx does not implement yet is an error saying so.
+
+use super::{SystemConfig, VmConfig};
+use crate::error::ConfigError;
+use crate::extension::{io::Io, rv32i::Rv32I, rv32m::Rv32M, Extension};
+use serde::Deserialize;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A VM configuration read from an `openvm.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppConfig {
+    /// The system settings.
+    pub system: SystemConfig,
+    /// `[app_vm_config.rv32i]`.
+    pub rv32i: Option<Rv32I>,
+    /// `[app_vm_config.io]`.
+    pub io: Option<Io>,
+    /// `[app_vm_config.rv32m]`.
+    pub rv32m: Option<Rv32M>,
+}
+
+impl VmConfig for AppConfig {
+    fn system(&self) -> &SystemConfig {
+        &self.system
+    }
+
+    fn extensions(&self) -> Vec<Arc<dyn Extension>> {
+        let mut out: Vec<Arc<dyn Extension>> = Vec::new();
+        if let Some(e) = self.rv32i {
+            out.push(Arc::new(e));
+        }
+        if let Some(e) = self.io {
+            out.push(Arc::new(e));
+        }
+        if let Some(e) = self.rv32m {
+            out.push(Arc::new(e));
+        }
+        out
+    }
+}
+
+impl AsRef<SystemConfig> for AppConfig {
+    fn as_ref(&self) -> &SystemConfig {
+        &self.system
+    }
+}
+
+/// The file's top level.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    app_vm_config: Vm,
+    /// STARK parameters: proving only.
+    #[serde(default)]
+    #[allow(dead_code)]
+    system_params: Option<toml::Value>,
+}
+
+/// `[app_vm_config]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Vm {
+    system: Option<System>,
+    rv32i: Option<Empty>,
+    io: Option<Empty>,
+    rv32m: Option<Rv32MTable>,
+    keccak: Option<toml::Value>,
+    sha2: Option<toml::Value>,
+    bigint: Option<toml::Value>,
+    modular: Option<toml::Value>,
+    fp2: Option<toml::Value>,
+    ecc: Option<toml::Value>,
+    pairing: Option<toml::Value>,
+    deferral: Option<toml::Value>,
+}
+
+/// An extension table without settings.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rv32MTable {
+    range_tuple_checker_sizes: Option<[u32; 2]>,
+}
+
+/// `[app_vm_config.system]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct System {
+    config: Option<SystemTable>,
+}
+
+/// `[app_vm_config.system.config]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SystemTable {
+    num_public_values: Option<usize>,
+    memory_config: Option<MemoryTable>,
+    /// Proving only.
+    #[allow(dead_code)]
+    max_constraint_degree: Option<usize>,
+}
+
+/// `[app_vm_config.system.config.memory_config]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemoryTable {
+    pointer_max_bits: Option<u32>,
+    /// Proving-side layout of the reference's address spaces.
+    #[allow(dead_code)]
+    addr_space_height: Option<toml::Value>,
+    #[allow(dead_code)]
+    addr_spaces: Option<toml::Value>,
+    #[allow(dead_code)]
+    timestamp_max_bits: Option<toml::Value>,
+    #[allow(dead_code)]
+    decomp: Option<toml::Value>,
+}
+
+impl AppConfig {
+    /// Parses the text of an `openvm.toml`; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<AppConfig, ConfigError> {
+        let error = |message: String| ConfigError::Toml {
+            path: origin.to_string(),
+            message,
+        };
+        let file: File = toml::from_str(text).map_err(|e| error(e.message().to_string()))?;
+        let vm = file.app_vm_config;
+        let unsupported = [
+            ("keccak", vm.keccak.is_some()),
+            ("sha2", vm.sha2.is_some()),
+            ("bigint", vm.bigint.is_some()),
+            ("modular", vm.modular.is_some()),
+            ("fp2", vm.fp2.is_some()),
+            ("ecc", vm.ecc.is_some()),
+            ("pairing", vm.pairing.is_some()),
+            ("deferral", vm.deferral.is_some()),
+        ];
+        if let Some((name, _)) = unsupported.iter().find(|(_, present)| *present) {
+            return Err(error(format!(
+                "extension `app_vm_config.{name}` is not implemented by rvx yet"
+            )));
+        }
+        let mut system = SystemConfig::default();
+        if let Some(table) = vm.system.and_then(|s| s.config) {
+            if let Some(n) = table.num_public_values {
+                system.num_public_values = n;
+            }
+            if let Some(bits) = table.memory_config.and_then(|m| m.pointer_max_bits) {
+                system.pointer_max_bits = bits;
+            }
+        }
+        system.validate()?;
+        Ok(AppConfig {
+            system,
+            rv32i: vm.rv32i.map(|_| Rv32I),
+            io: vm.io.map(|_| Io),
+            rv32m: vm.rv32m.map(|t| Rv32M {
+                range_tuple_checker_sizes: t
+                    .range_tuple_checker_sizes
+                    .unwrap_or(crate::extension::rv32m::DEFAULT_RANGE_TUPLE_CHECKER_SIZES),
+            }),
+        })
+    }
+
+    /// Reads an `openvm.toml` file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<AppConfig, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Toml {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        AppConfig::from_toml_str(&text, &path.display().to_string())
+    }
+}
