@@ -3,6 +3,7 @@
 
 use crate::backend::{interp, BackendKind};
 use crate::error::Error;
+use crate::metering::NoMeter;
 use crate::program::Program;
 use crate::state::VmState;
 use std::io::Write;
@@ -105,9 +106,9 @@ impl PureInstance {
         state.check_compatible(&self.program)?;
         let end = limit.map_or(u64::MAX, |n| state.instret.saturating_add(n));
         match self.backend {
-            BackendKind::Interpreter => self
-                .output
-                .with_writer(|out| interp::run(&self.program, &mut state, end, out))?,
+            BackendKind::Interpreter => self.output.with_writer(|out| {
+                interp::run(&self.program, &mut state, end, out, &mut NoMeter)
+            })?,
         }
         Ok(state)
     }

@@ -30,6 +30,7 @@ pub mod error;
 pub mod extension;
 pub mod guests;
 pub mod instance;
+pub mod metering;
 pub mod program;
 pub mod state;
 
@@ -38,4 +39,5 @@ pub use config::{ExecutionConfig, Rv32ImConfig, SystemConfig, VmConfig};
 pub use error::{ConfigError, Error, ExecError, ExecErrorKind, LoadError, StateFileError};
 pub use instance::{Output, PureInstance};
 pub use program::Program;
+pub use rvx_macros::VmConfig;
 pub use state::VmState;

@@ -20,6 +20,10 @@ use std::sync::Arc;
 
 /// A VM configuration. Implemented by `#[derive(VmConfig)]`; only [`VmConfig::system`] and
 /// [`VmConfig::extensions`] are required, everything else is derived from them.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an rvx VM configuration",
+    label = "a `#[config]` field must be a `rvx::SystemConfig` or a configuration that derives `VmConfig`"
+)]
 pub trait VmConfig: Send + Sync {
     /// The system configuration.
     fn system(&self) -> &SystemConfig;
@@ -74,30 +78,20 @@ impl AsRef<SystemConfig> for SystemConfig {
 }
 
 /// The standard configuration: RV32I, RV32M and the IO instructions.
-#[derive(Debug, Clone, Default)]
+#[derive(crate::VmConfig, Debug, Clone, Default)]
 pub struct Rv32ImConfig {
     /// Memory size and public values.
+    #[config]
     pub system: SystemConfig,
     /// The base integer instructions, `terminate` and the IO phantoms.
+    #[extension]
     pub rv32i: Rv32I,
     /// The hint-store and `reveal` instructions.
+    #[extension]
     pub io: Io,
     /// Multiplication and division.
+    #[extension]
     pub rv32m: Rv32M,
-}
-
-// TEMPORARY until the derive lands.
-impl VmConfig for Rv32ImConfig {
-    fn system(&self) -> &SystemConfig {
-        &self.system
-    }
-    fn extensions(&self) -> Vec<Arc<dyn Extension>> {
-        vec![
-            Arc::new(self.rv32i),
-            Arc::new(self.io),
-            Arc::new(self.rv32m),
-        ]
-    }
 }
 
 impl Rv32ImConfig {

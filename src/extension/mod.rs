@@ -235,6 +235,7 @@ pub trait ExtensionField {
     fn collect_into(&self, out: &mut Vec<Arc<dyn Extension>>);
 }
 
+#[diagnostic::do_not_recommend]
 impl<E: Extension + Clone> ExtensionField for E {
     fn collect_into(&self, out: &mut Vec<Arc<dyn Extension>>) {
         out.push(Arc::new(self.clone()));

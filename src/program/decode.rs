@@ -96,11 +96,15 @@ pub enum Op {
 
 impl Op {
     /// Whether this operation ends a basic block: it may transfer control anywhere but to the
-    /// next instruction, or stops execution.
+    /// next instruction, stops execution, or adds a data-dependent number of trace rows (so a
+    /// metering backend must look at its meter before going on).
     pub fn ends_block(self) -> bool {
         matches!(
             self,
-            Op::Beq
+            Op::HintStoreW
+                | Op::HintBuffer
+                | Op::Custom
+                | Op::Beq
                 | Op::Bne
                 | Op::Blt
                 | Op::Bge

@@ -15,6 +15,7 @@ mod system;
 
 use crate::error::{ExecError, ExecErrorKind};
 use crate::extension::Next;
+use crate::metering::Meter;
 use crate::program::decode::{BranchKind, Op};
 use crate::program::Program;
 use crate::state::{GuestMemory, VmState};
@@ -56,11 +57,12 @@ enum Stop {
 /// On success the state is either terminated (`exit_code` set) or suspended at
 /// `instret == limit`. On a fault the state holds the pc of the faulting instruction and the
 /// instret before it. Output of `printstr` goes to `out`.
-pub fn run(
+pub fn run<M: Meter>(
     program: &Program,
     state: &mut VmState,
     limit: u64,
     out: &mut dyn Write,
+    meter: &mut M,
 ) -> Result<(), ExecError> {
     if state.exit_code.is_some() {
         return Err(fault(program, state, ExecErrorKind::AlreadyTerminated));
@@ -81,11 +83,27 @@ pub fn run(
     let stop = loop {
         // `idx` is the entry of a block (or the resumption point inside one).
         let block = u64::from(blocks[idx]);
-        let stop = if remaining >= block {
+        let stop = if remaining >= block && meter.block_fits(idx) {
             remaining -= block;
-            dispatch::<false>(program, &mut idx, &mut remaining, &mut regs, state, out)
+            dispatch::<false, M>(
+                program,
+                &mut idx,
+                &mut remaining,
+                &mut regs,
+                state,
+                out,
+                meter,
+            )
         } else {
-            dispatch::<true>(program, &mut idx, &mut remaining, &mut regs, state, out)
+            dispatch::<true, M>(
+                program,
+                &mut idx,
+                &mut remaining,
+                &mut regs,
+                state,
+                out,
+                meter,
+            )
         };
         if !matches!(stop, Stop::ShortBudget) {
             break stop;
@@ -152,13 +170,14 @@ fn access_ok(mem: &GuestMemory, addr: u32, size: u32) -> bool {
 /// [`Stop::ShortBudget`] when it does not fit. With `COUNTING = true` every instruction is
 /// counted on its own, and the loop stops when the budget is exhausted.
 #[inline(never)]
-fn dispatch<const COUNTING: bool>(
+fn dispatch<const COUNTING: bool, M: Meter>(
     program: &Program,
     idx_out: &mut usize,
     remaining_out: &mut u64,
     regs: &mut Regs,
     state: &mut VmState,
     out: &mut dyn Write,
+    meter: &mut M,
 ) -> Stop {
     let code = program.code();
     let blocks = program.block_remaining();
@@ -179,6 +198,7 @@ fn dispatch<const COUNTING: bool>(
             if !access_ok(mem, addr, $size) {
                 break Stop::Fault(mem.check_access(addr, $size).unwrap_err());
             }
+            meter.on_memory_word(addr & !3);
             // SAFETY: `access_ok` checked that the access lies inside guest memory.
             let bytes = unsafe { mem.read_unchecked::<$size>(addr) };
             regs.set(insn.rd, $conv(bytes));
@@ -195,6 +215,7 @@ fn dispatch<const COUNTING: bool>(
             let value = regs.get(insn.rs2).to_le_bytes();
             let mut bytes = [0u8; $size];
             bytes.copy_from_slice(&value[..$size]);
+            meter.on_memory_word(addr & !3);
             // SAFETY: `access_ok` checked that the access lies inside guest memory.
             unsafe { mem.write_unchecked::<$size>(addr, bytes) };
             idx += 1;
@@ -224,7 +245,7 @@ fn dispatch<const COUNTING: bool>(
             idx = $next;
             if !COUNTING {
                 let block = u64::from(blocks[idx]);
-                if remaining < block {
+                if remaining < block || !meter.block_fits(idx) {
                     break Stop::ShortBudget;
                 }
                 remaining -= block;
@@ -242,11 +263,12 @@ fn dispatch<const COUNTING: bool>(
 
     let stop = loop {
         if COUNTING {
-            if remaining == 0 {
+            if remaining == 0 || !meter.may_execute() {
                 break Stop::Budget;
             }
             remaining -= 1;
         }
+        meter.on_insn(idx);
         match unsafe_insn(code, idx).op {
             Op::Add => alu!(|a, b| a.wrapping_add(b)),
             Op::Sub => alu!(|a, b| a.wrapping_sub(b)),
@@ -322,23 +344,28 @@ fn dispatch<const COUNTING: bool>(
             }
             Op::Nop => idx += 1,
             Op::Terminate => break Stop::Terminated(unsafe_insn(code, idx).imm),
-            Op::HintStoreW
-            | Op::HintBuffer
-            | Op::Reveal
-            | Op::HintInput
-            | Op::PrintStr
-            | Op::HintRandom => {
+            Op::Reveal | Op::HintInput | Op::PrintStr | Op::HintRandom => {
                 let insn = unsafe_insn(code, idx);
-                if let Err(kind) = system::execute(&insn, &regs.0, mem, &mut io) {
+                if let Err(kind) = system::execute(&insn, &regs.0, mem, &mut io, meter) {
                     break Stop::Fault(kind);
                 }
                 idx += 1;
             }
+            // Hint stores add a data-dependent number of rows, so they end their block: the
+            // meter is consulted again before the next instruction.
+            Op::HintStoreW | Op::HintBuffer => {
+                let insn = unsafe_insn(code, idx);
+                if let Err(kind) = system::execute(&insn, &regs.0, mem, &mut io, meter) {
+                    break Stop::Fault(kind);
+                }
+                enter!(idx + 1);
+            }
+            // Custom instructions may jump, so they end their block.
             Op::Custom => {
                 let insn = unsafe_insn(code, idx);
                 let pc = program.pc_of(idx);
                 match custom::execute(program, insn.imm, pc, &mut regs.0, mem, &mut io) {
-                    Ok(Next::Continue) => idx += 1,
+                    Ok(Next::Continue) => enter!(idx + 1),
                     Ok(Next::Jump(target)) => match program.index_of(target) {
                         Some(next) => enter!(next),
                         None => break Stop::JumpedOut(target),

@@ -3,6 +3,7 @@
 //! These are rare next to ALU work, so they run out of line and may allocate.
 
 use crate::error::ExecErrorKind;
+use crate::metering::Meter;
 use crate::program::{Insn, Op};
 use crate::state::{GuestMemory, GuestRng, Streams};
 use std::io::Write;
@@ -24,21 +25,28 @@ pub struct Io<'a> {
 
 /// Executes one system/IO instruction. Nothing is changed when it faults.
 #[inline(never)]
-pub fn execute(
+pub fn execute<M: Meter>(
     insn: &Insn,
     regs: &[u32; 64],
     mem: &mut GuestMemory,
     io: &mut Io<'_>,
+    meter: &mut M,
 ) -> Result<(), ExecErrorKind> {
     let reg = |r: u8| regs[usize::from(r & 63)];
     match insn.op {
-        Op::HintStoreW => hint_store(mem, io.streams, reg(insn.rd), 1),
+        Op::HintStoreW => {
+            hint_store(mem, io.streams, reg(insn.rd), 1)?;
+            meter.on_hint_store(reg(insn.rd), 1);
+            Ok(())
+        }
         Op::HintBuffer => {
             let words = reg(insn.rs1);
             if words == 0 || words > MAX_HINT_BUFFER_WORDS {
                 return Err(ExecErrorKind::HintBufferLength { words });
             }
-            hint_store(mem, io.streams, reg(insn.rd), words)
+            hint_store(mem, io.streams, reg(insn.rd), words)?;
+            meter.on_hint_store(reg(insn.rd), words);
+            Ok(())
         }
         Op::Reveal => {
             let offset = reg(insn.rd).wrapping_add(insn.imm);
@@ -50,6 +58,7 @@ pub fn execute(
                 });
             }
             io.public_values[at..at + 4].copy_from_slice(&reg(insn.rs1).to_le_bytes());
+            meter.on_public_value(offset);
             Ok(())
         }
         Op::HintInput => {

@@ -1,0 +1,6 @@
+use rvx::VmConfig;
+
+#[derive(VmConfig)]
+struct UnitConfig;
+
+fn main() {}
