@@ -96,6 +96,9 @@ pub enum ConfigError {
     /// `num_public_values` is not a multiple of 4 or too large.
     #[error("num_public_values = {0} must be a multiple of 4 and at most 2^20")]
     NumPublicValues(usize),
+    /// `segment_check_insns` is zero.
+    #[error("segment_check_insns must be at least 1")]
+    SegmentCheckInsns,
     /// A state does not match the configuration it is resumed with.
     #[error("state does not match the configuration: {0}")]
     StateMismatch(String),

@@ -5,6 +5,7 @@ mod report;
 
 use crate::backend::BackendKind;
 use crate::config::{AppConfig, Rv32ImConfig, VmConfig};
+use crate::instance::{MeteredCostInstance, MeteredInstance};
 use crate::program::Program;
 use crate::state::VmState;
 use crate::{guests, Output, PureInstance};
@@ -57,6 +58,9 @@ struct RunArgs {
     /// Execution mode.
     #[arg(long, value_enum, default_value_t = ModeArg::Pure)]
     mode: ModeArg,
+    /// With --mode cost: stop once the cost exceeds this (default: the configuration's).
+    #[arg(long, value_name = "COST")]
+    max_cost: Option<u64>,
     /// Stop after at most this many instructions (the state is then suspended).
     #[arg(long, value_name = "N")]
     limit: Option<u64>,
@@ -89,12 +93,18 @@ impl From<BackendArg> for BackendKind {
 enum ModeArg {
     /// Run to the final state without metering.
     Pure,
+    /// Also cut the execution into segments with per-chip trace heights.
+    Metered,
+    /// Also compute the proving cost (sum over chips of rows x width).
+    Cost,
 }
 
 impl ModeArg {
     fn name(self) -> &'static str {
         match self {
             ModeArg::Pure => "pure",
+            ModeArg::Metered => "metered",
+            ModeArg::Cost => "cost",
         }
     }
 }
@@ -172,21 +182,47 @@ fn run(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         Output::Stdout
     };
     let backend = BackendKind::from(args.backend);
-    let instance = PureInstance::new(program, backend)
-        .map_err(|e| e.to_string())?
-        .with_output(output);
-
     let state = match &args.resume {
         Some(path) => VmState::load(path).map_err(|e| e.to_string())?,
-        None => instance
-            .initial_state(input_records(args, matches)?)
-            .map_err(|e| e.to_string())?,
+        None => VmState::new(&program, input_records(args, matches)?).map_err(|e| e.to_string())?,
     };
     let start_instret = state.instret;
+    let error = |e: crate::Error| e.to_string();
     let started = Instant::now();
-    let state = instance
-        .execute_from_state(state, args.limit)
-        .map_err(|e| e.to_string())?;
+    let (state, metering) = match args.mode {
+        ModeArg::Pure => {
+            let instance = PureInstance::new(program, backend)
+                .map_err(error)?
+                .with_output(output);
+            (
+                instance
+                    .execute_from_state(state, args.limit)
+                    .map_err(error)?,
+                report::Metering::None,
+            )
+        }
+        ModeArg::Metered => {
+            let instance = MeteredInstance::new(program, backend)
+                .map_err(error)?
+                .with_output(output);
+            let (segments, state) = instance
+                .execute_metered_from_state(state, args.limit)
+                .map_err(error)?;
+            (state, report::Metering::Segments(segments))
+        }
+        ModeArg::Cost => {
+            let mut instance = MeteredCostInstance::new(program, backend)
+                .map_err(error)?
+                .with_output(output);
+            if let Some(max) = args.max_cost {
+                instance = instance.with_max_cost(max);
+            }
+            let (cost, state) = instance
+                .execute_metered_cost_from_state(state, args.limit)
+                .map_err(error)?;
+            (state, report::Metering::Cost(cost))
+        }
+    };
     let wall = started.elapsed();
 
     if let Some(path) = &args.save_state {
@@ -198,6 +234,7 @@ fn run(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         wall,
         backend,
         args.mode.name(),
+        metering,
     );
     if args.json {
         println!("{}", report.to_json());

@@ -1,6 +1,7 @@
 //! What `rvx run` prints: a human summary or one JSON object.
 
 use crate::backend::BackendKind;
+use crate::metering::{CostReport, Segment};
 use crate::state::VmState;
 use serde::Serialize;
 use std::fmt::Write;
@@ -27,6 +28,25 @@ pub(super) struct RunReport {
     backend: String,
     /// The execution mode.
     mode: &'static str,
+    /// Segments closed by a metered run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    segments: Option<Vec<Segment>>,
+    /// The cost of a metered-cost run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost: Option<u64>,
+    /// Whether a metered-cost run stopped because the cost exceeded its maximum.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_exceeded: Option<bool>,
+}
+
+/// What a metered mode adds to the report.
+pub(super) enum Metering {
+    /// Pure mode.
+    None,
+    /// Metered mode: the segments closed in this run.
+    Segments(Vec<Segment>),
+    /// Metered-cost mode.
+    Cost(CostReport),
 }
 
 impl RunReport {
@@ -36,8 +56,14 @@ impl RunReport {
         wall: Duration,
         backend: BackendKind,
         mode: &'static str,
+        metering: Metering,
     ) -> RunReport {
         let seconds = wall.as_secs_f64();
+        let (segments, cost) = match metering {
+            Metering::None => (None, None),
+            Metering::Segments(segments) => (Some(segments), None),
+            Metering::Cost(report) => (None, Some(report)),
+        };
         RunReport {
             status: if state.is_terminated() {
                 "terminated"
@@ -56,6 +82,9 @@ impl RunReport {
             },
             backend: backend.to_string(),
             mode,
+            segments,
+            cost: cost.map(|c| c.cost),
+            cost_exceeded: cost.map(|c| c.exceeded),
         }
     }
 
@@ -86,6 +115,31 @@ impl RunReport {
             })
             .collect();
         writeln!(s, "  as u32 words: [{}]", words.join(", ")).ok();
+        if let Some(segments) = &self.segments {
+            writeln!(s, "segments:      {}", segments.len()).ok();
+            for (i, seg) in segments.iter().enumerate() {
+                let rows: u64 = seg.trace_heights.iter().map(|&h| u64::from(h)).sum();
+                let over = seg
+                    .over_limit
+                    .as_deref()
+                    .map(|l| format!(" (over limit: {l})"))
+                    .unwrap_or_default();
+                writeln!(
+                    s,
+                    "  #{i:<4} instret {:>12} + {:>10} insns, {rows} rows{over}",
+                    seg.instret_start, seg.num_insns
+                )
+                .ok();
+            }
+        }
+        if let Some(cost) = self.cost {
+            let note = if self.cost_exceeded == Some(true) {
+                " (exceeded the maximum: stopped)"
+            } else {
+                ""
+            };
+            writeln!(s, "cost:          {cost}{note}").ok();
+        }
         writeln!(
             s,
             "time:          {:.3} ms ({:.1} MIPS, {} backend, {} mode)",

@@ -33,7 +33,10 @@ impl Extension for Io {
 
     fn chips(&self) -> Vec<ChipSpec> {
         // OpenVM 2.0.2's `Rv32HintStoreAir` (shared/reference/openvm-2.0.2-airs-fibonacci.json).
-        vec![chip(HINT_STORE_CHIP, 32, 18)]
+        vec![ChipSpec {
+            need_rot: true,
+            ..chip(HINT_STORE_CHIP, 32, 18)
+        }]
     }
 
     fn executors(&self) -> Vec<ExecutorSpec> {

@@ -71,6 +71,9 @@ pub struct ChipSpec {
     pub interactions: u32,
     /// The height if it does not depend on execution.
     pub height: ChipHeight,
+    /// Whether a row's constraints read the next row; it enters the proving-memory estimate
+    /// that bounds segments.
+    pub need_rot: bool,
     /// Whether other extensions may declare the same chip (lookup tables, range checkers): the
     /// first declaration places it, later ones are ignored.
     pub shared: bool,

@@ -102,6 +102,7 @@ pub(crate) fn chip(name: &str, width: u32, interactions: u32) -> ChipSpec {
         width,
         interactions,
         height: ChipHeight::Variable,
+        need_rot: false,
         shared: false,
     }
 }
@@ -115,6 +116,7 @@ pub(crate) fn bitwise_lookup_chip() -> ChipSpec {
         width: 18,
         interactions: 2,
         height: ChipHeight::Constant(1 << 16),
+        need_rot: true,
         shared: true,
     }
 }

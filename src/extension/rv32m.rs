@@ -75,6 +75,7 @@ impl Extension for Rv32M {
                 width: 3,
                 interactions: 1,
                 height: ChipHeight::Constant(a.saturating_mul(b)),
+                need_rot: true,
                 shared: true,
             },
             chip(chips::MULTIPLICATION, 31, 19),

@@ -9,12 +9,18 @@ use super::{ChipHeight, ChipSpec, ExecutorSpec};
 /// The phantom chip's name (the reference's AIR name).
 pub const PHANTOM_CHIP: &str = "PhantomAir";
 
-fn chip(name: &str, width: u32, interactions: u32, height: ChipHeight) -> ChipSpec {
+/// The memory boundary chip's name.
+pub const BOUNDARY_CHIP: &str = "PersistentBoundaryAir<8>";
+/// The memory Merkle-tree chip's name.
+pub const MERKLE_CHIP: &str = "MemoryMerkleAir<8>";
+
+fn chip(name: &str, width: u32, interactions: u32, height: ChipHeight, need_rot: bool) -> ChipSpec {
     ChipSpec {
         name: name.to_string(),
         width,
         interactions,
         height,
+        need_rot,
         shared: false,
     }
 }
@@ -26,10 +32,10 @@ fn chip(name: &str, width: u32, interactions: u32, height: ChipHeight) -> ChipSp
 /// has one row per instruction, the connector two rows.
 pub fn leading_chips() -> Vec<ChipSpec> {
     vec![
-        chip("ProgramAir", 10, 1, ChipHeight::ProgramLength),
-        chip("VmConnectorAir", 6, 5, ChipHeight::Constant(2)),
-        chip("PersistentBoundaryAir<8>", 21, 4, ChipHeight::Variable),
-        chip("MemoryMerkleAir<8>", 33, 4, ChipHeight::Variable),
+        chip("ProgramAir", 10, 1, ChipHeight::ProgramLength, false),
+        chip("VmConnectorAir", 6, 5, ChipHeight::Constant(2), true),
+        chip(BOUNDARY_CHIP, 21, 4, ChipHeight::Variable, false),
+        chip(MERKLE_CHIP, 33, 4, ChipHeight::Variable, true),
     ]
 }
 
@@ -43,14 +49,16 @@ pub fn inserted_chips() -> Vec<ChipSpec> {
             4,
             1,
             ChipHeight::Constant(1 << 18),
+            true,
         ),
         chip(
             "Poseidon2PeripheryAir<BabyBearParameters>, 1>",
             300,
             1,
             ChipHeight::Variable,
+            false,
         ),
-        chip(PHANTOM_CHIP, 6, 3, ChipHeight::Variable),
+        chip(PHANTOM_CHIP, 6, 3, ChipHeight::Variable, false),
     ]
 }
 

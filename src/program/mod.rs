@@ -12,9 +12,10 @@ mod elf;
 use crate::config::{ExecutionConfig, VmConfig};
 use crate::error::{Error, LoadError};
 use crate::extension::{DecodedKind, Opcode, Operands};
+use crate::metering::MeterTables;
 use decode::{BranchKind, CodeRange};
 pub use decode::{Insn, Op};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// An extension instruction of the program, executed by its executor's custom implementation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +95,8 @@ pub struct Program {
     custom: Vec<CustomInsn>,
     /// The configuration the program was decoded with.
     config: Arc<ExecutionConfig>,
+    /// Metering tables, computed on first use.
+    meter_tables: OnceLock<MeterTables>,
 }
 
 impl Program {
@@ -135,7 +138,7 @@ impl Program {
         let base = exec.first().map_or(entry, |s| s.vaddr);
         let end = exec
             .iter()
-            .map(|s| s.vaddr as u64 + s.memsz as u64)
+            .map(|s| u64::from(s.vaddr) + u64::from(s.memsz).next_multiple_of(4))
             .max()
             .unwrap_or(base as u64);
         let len = ((end - base as u64) / 4) as u32;
@@ -194,7 +197,13 @@ impl Program {
             executors,
             custom,
             config,
+            meter_tables: OnceLock::new(),
         }
+    }
+
+    /// The metering tables of this program (computed once, on first use).
+    pub fn meter_tables(&self) -> &MeterTables {
+        self.meter_tables.get_or_init(|| MeterTables::new(self))
     }
 
     /// The execution config the program was decoded with.

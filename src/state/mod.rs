@@ -12,6 +12,7 @@ pub use memory::GuestMemory;
 pub use streams::{GuestRng, Streams};
 
 use crate::error::{ConfigError, StateFileError};
+use crate::metering::{CostState, SegmentationState};
 use crate::program::Program;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -39,6 +40,10 @@ pub struct VmState {
     pub rng: GuestRng,
     /// [`Program::fingerprint`] of the program this state belongs to.
     pub program_fingerprint: u64,
+    /// The open segment of a metered run suspended before termination.
+    pub segmentation: Option<Box<SegmentationState>>,
+    /// The cost so far of a metered-cost run suspended before termination.
+    pub cost: Option<CostState>,
 }
 
 /// Byte offsets of the hot fields, for backends that address the state directly.
@@ -83,6 +88,8 @@ impl VmState {
             streams: Streams::new(inputs),
             rng: GuestRng::default(),
             program_fingerprint: program.fingerprint(),
+            segmentation: None,
+            cost: None,
         })
     }
 
