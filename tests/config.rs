@@ -150,3 +150,26 @@ fn openvm_toml_system_settings_apply() {
         ChipHeight::Constant(256 * 1024)
     );
 }
+
+#[test]
+fn openvm_toml_stark_params_set_segmentation() {
+    let text = "[app_vm_config.rv32i]\n[app_vm_config.io]\n[app_vm_config.rv32m]\n\
+                [system_params]\nl_skip = 4\nn_stack = 18\nw_stack = 2048\nlog_blowup = 2\n\
+                [system_params.whir]\nk = 3\n";
+    let config = rvx::config::AppConfig::from_toml_str(text, "openvm.toml").unwrap();
+    assert_eq!(config.system.segmentation.max_trace_height, 1 << 22);
+    let memory = config.system.proving_memory;
+    assert_eq!(
+        (
+            memory.l_skip,
+            memory.log_stacked_height,
+            memory.log_blowup,
+            memory.k_whir
+        ),
+        (4, 22, 2, 3)
+    );
+    assert!(!memory.zerocheck_save_memory);
+    let defaults = rvx::SystemConfig::default();
+    assert_eq!(defaults.segmentation.max_trace_height, 1 << 24);
+    assert_eq!(defaults.proving_memory.log_stacked_height, 24);
+}

@@ -6,9 +6,11 @@
 //! fixed order (rv32i, io, keccak, sha2, rv32m, bigint, modular, fp2, ecc, pairing), whatever
 //! their order in the file, so the executor and chip tables match the reference's.
 //!
-//! An unknown key is an error naming it. Keys the reference uses only for proving (the
-//! top-level `system_params`, `max_constraint_degree`, the address-space layout) are accepted
-//! and do not affect execution. An extension rvx does not implement yet is an error saying so.
+//! An unknown key is an error naming it. The top-level `[system_params]` (STARK parameters)
+//! sets the segment height limit (2^(l_skip + n_stack)) and the proving-memory estimate's
+//! parameters; its other keys, `max_constraint_degree` and the address-space layout belong to
+//! proving and are accepted without effect. An extension rvx does not implement yet is an error
+//! saying so.
 
 use super::{SystemConfig, VmConfig};
 use crate::error::ConfigError;
@@ -61,10 +63,24 @@ impl AsRef<SystemConfig> for AppConfig {
 #[serde(deny_unknown_fields)]
 struct File {
     app_vm_config: Vm,
-    /// STARK parameters: proving only.
-    #[serde(default)]
-    #[allow(dead_code)]
-    system_params: Option<toml::Value>,
+    /// STARK parameters: they set the segment height limit and the proving-memory estimate.
+    system_params: Option<StarkParams>,
+}
+
+/// `[system_params]`: the reference's STARK parameters. Only those that affect segmentation
+/// are read; the rest (query counts, proof-of-work bits, ...) belong to proving.
+#[derive(Deserialize)]
+struct StarkParams {
+    l_skip: Option<u64>,
+    n_stack: Option<u64>,
+    log_blowup: Option<u64>,
+    max_constraint_degree: Option<u64>,
+    whir: Option<WhirParams>,
+}
+
+#[derive(Deserialize)]
+struct WhirParams {
+    k: Option<u64>,
 }
 
 /// `[app_vm_config]`.
@@ -162,6 +178,34 @@ impl AppConfig {
             if let Some(bits) = table.memory_config.and_then(|m| m.pointer_max_bits) {
                 system.pointer_max_bits = bits;
             }
+        }
+        if let Some(stark) = file.system_params {
+            let memory = &mut system.proving_memory;
+            let l_skip = stark.l_skip.unwrap_or(memory.l_skip);
+            let n_stack = stark
+                .n_stack
+                .unwrap_or(memory.log_stacked_height - memory.l_skip);
+            memory.l_skip = l_skip;
+            memory.log_stacked_height = l_skip + n_stack;
+            if let Some(v) = stark.log_blowup {
+                memory.log_blowup = v;
+                // The reference saves zerocheck memory exactly when the blowup is 2.
+                memory.zerocheck_save_memory = v == 1;
+            }
+            if let Some(v) = stark.max_constraint_degree {
+                memory.max_constraint_degree = v;
+            }
+            if let Some(k) = stark.whir.and_then(|w| w.k) {
+                memory.k_whir = k;
+            }
+            // Segments may be as tall as the stacked height.
+            let bits = memory.log_stacked_height;
+            if bits >= 32 {
+                return Err(error(format!(
+                    "system_params: log stacked height {bits} is too large"
+                )));
+            }
+            system.segmentation.max_trace_height = 1 << bits;
         }
         system.validate()?;
         Ok(AppConfig {

@@ -47,8 +47,17 @@ impl<'a> CostMeter<'a> {
 }
 
 impl Meter for CostMeter<'_> {
+    // Cost is added per block when blocks run whole, which keeps the hot loop free of it.
     #[inline(always)]
-    fn on_insn(&mut self, idx: usize) {
+    fn on_block(&mut self, idx: usize) {
+        self.state.cost += self.tables.block_cost[idx];
+    }
+
+    #[inline(always)]
+    fn on_insn(&mut self, _idx: usize) {}
+
+    #[inline(always)]
+    fn on_counted_insn(&mut self, idx: usize) {
         self.state.cost += u64::from(self.tables.fetch_cost[idx]);
     }
 

@@ -5,8 +5,16 @@
 
 /// What the executing backend reports, and what it asks before running ahead.
 pub trait Meter {
-    /// The instruction at code index `idx` is about to execute: add its fixed rows (or cost).
+    /// Every instruction from code index `idx` to the end of its basic block is about to
+    /// execute (the backend took the whole block at once).
+    fn on_block(&mut self, idx: usize);
+
+    /// The instruction at code index `idx` is about to execute.
     fn on_insn(&mut self, idx: usize);
+
+    /// The instruction at code index `idx` is about to execute one at a time, outside a whole
+    /// block (near a stop point); called besides [`Meter::on_insn`].
+    fn on_counted_insn(&mut self, idx: usize);
 
     /// A 4-byte access of main memory at the word-aligned address `addr`.
     fn on_memory_word(&mut self, addr: u32);
@@ -32,7 +40,11 @@ pub struct NoMeter;
 
 impl Meter for NoMeter {
     #[inline(always)]
+    fn on_block(&mut self, _idx: usize) {}
+    #[inline(always)]
     fn on_insn(&mut self, _idx: usize) {}
+    #[inline(always)]
+    fn on_counted_insn(&mut self, _idx: usize) {}
     #[inline(always)]
     fn on_memory_word(&mut self, _addr: u32) {}
     #[inline(always)]

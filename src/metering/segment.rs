@@ -220,13 +220,10 @@ impl SegmentationState {
     }
 }
 
-/// A height padded to the next power of two (zero stays zero).
+/// A height padded to the next power of two, kept in 32 bits as the reference keeps it: zero
+/// stays zero, and a height above 2^31 pads to 2^32, which wraps to zero.
 fn padded_height(height: u32) -> u64 {
-    if height == 0 {
-        0
-    } else {
-        u64::from(height).next_power_of_two()
-    }
+    u64::from(height.checked_next_power_of_two().unwrap_or(0))
 }
 
 /// The metered mode's [`Meter`]: adds rows and records touched pages.
@@ -246,6 +243,12 @@ impl SegmentMeter<'_> {
 }
 
 impl Meter for SegmentMeter<'_> {
+    #[inline(always)]
+    fn on_block(&mut self, _idx: usize) {}
+
+    #[inline(always)]
+    fn on_counted_insn(&mut self, _idx: usize) {}
+
     #[inline(always)]
     fn on_insn(&mut self, idx: usize) {
         self.heights[usize::from(self.tables.fetch_chip[idx])] += 1;

@@ -85,6 +85,7 @@ pub fn run<M: Meter>(
         let block = u64::from(blocks[idx]);
         let stop = if remaining >= block && meter.block_fits(idx) {
             remaining -= block;
+            meter.on_block(idx);
             dispatch::<false, M>(
                 program,
                 &mut idx,
@@ -249,6 +250,7 @@ fn dispatch<const COUNTING: bool, M: Meter>(
                     break Stop::ShortBudget;
                 }
                 remaining -= block;
+                meter.on_block(idx);
             }
         }};
     }
@@ -267,6 +269,7 @@ fn dispatch<const COUNTING: bool, M: Meter>(
                 break Stop::Budget;
             }
             remaining -= 1;
+            meter.on_counted_insn(idx);
         }
         meter.on_insn(idx);
         match unsafe_insn(code, idx).op {
