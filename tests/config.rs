@@ -173,3 +173,127 @@ fn openvm_toml_stark_params_set_segmentation() {
     assert_eq!(defaults.segmentation.max_trace_height, 1 << 24);
     assert_eq!(defaults.proving_memory.log_stacked_height, 24);
 }
+
+/// The same extensions declared directly with the derive, inherited from `Rv32ImConfig`, and
+/// loaded from an `openvm.toml`.
+mod same_extensions {
+    use rvx::extension::{io::Io, rv32i::Rv32I, rv32m::Rv32M};
+    use rvx::SystemConfig;
+
+    #[derive(rvx::VmConfig, Clone, Default)]
+    pub struct Direct {
+        #[config]
+        pub system: SystemConfig,
+        #[extension]
+        pub rv32i: Rv32I,
+        #[extension]
+        pub io: Io,
+        #[extension]
+        pub rv32m: Rv32M,
+    }
+
+    #[derive(rvx::VmConfig, Clone, Default)]
+    pub struct Inherited {
+        #[config]
+        pub base: rvx::Rv32ImConfig,
+        #[extension]
+        pub nothing_more: Option<Rv32M>,
+    }
+
+    #[derive(rvx::VmConfig, Clone, Default)]
+    pub struct InheritedTwice {
+        #[config]
+        pub base: Inherited,
+    }
+}
+
+#[test]
+fn derived_inherited_and_toml_configs_build_the_same_tables() {
+    let toml = "[app_vm_config.rv32m]\n[app_vm_config.io]\n[app_vm_config.rv32i]\n";
+    let configs: Vec<(&str, Box<dyn VmConfig>)> = vec![
+        ("direct", Box::new(same_extensions::Direct::default())),
+        ("inherited", Box::new(same_extensions::Inherited::default())),
+        (
+            "inherited twice",
+            Box::new(same_extensions::InheritedTwice::default()),
+        ),
+        ("rv32im", Box::new(Rv32ImConfig::default())),
+        (
+            "openvm.toml",
+            Box::new(rvx::config::AppConfig::from_toml_str(toml, "openvm.toml").unwrap()),
+        ),
+    ];
+    let tables = |config: &dyn VmConfig| {
+        let exec = config.execution_config().unwrap();
+        let executors: Vec<(String, usize, Vec<u32>)> = exec
+            .executors()
+            .iter()
+            .map(|e| {
+                (
+                    format!("{}::{}", e.extension, e.name),
+                    e.air_idx,
+                    e.opcodes.iter().map(|o| o.0).collect(),
+                )
+            })
+            .collect();
+        (
+            executors,
+            exec.opcode_map(),
+            exec.chips().clone(),
+            exec.executor_idx_to_air_idx(),
+        )
+    };
+    let reference = tables(configs[0].1.as_ref());
+    for (name, config) in &configs[1..] {
+        assert_eq!(tables(config.as_ref()), reference, "{name}");
+    }
+}
+
+/// An extension that claims RV32M's `MUL` opcode for a chip of its own.
+#[derive(Debug, Clone, Default)]
+struct MulThief;
+
+impl rvx::extension::Extension for MulThief {
+    fn name(&self) -> &'static str {
+        "mul-thief"
+    }
+    fn chips(&self) -> Vec<rvx::extension::ChipSpec> {
+        vec![rvx::extension::ChipSpec {
+            name: "ThiefAir".into(),
+            width: 1,
+            interactions: 1,
+            height: ChipHeight::Variable,
+            need_rot: false,
+            shared: false,
+        }]
+    }
+    fn executors(&self) -> Vec<rvx::extension::ExecutorSpec> {
+        vec![rvx::extension::ExecutorSpec {
+            name: "thief",
+            chip: "ThiefAir".into(),
+            opcodes: vec![(0x250, "MUL")],
+            custom: None,
+        }]
+    }
+    fn decode(&self, _word: u32, _pc: u32) -> Option<rvx::extension::Decoded> {
+        None
+    }
+}
+
+#[test]
+fn two_extensions_claiming_one_opcode_is_an_error_naming_both() {
+    #[derive(rvx::VmConfig, Clone, Default)]
+    struct Twice {
+        #[config]
+        base: Rv32ImConfig,
+        #[extension]
+        thief: MulThief,
+    }
+    let err = Twice::default().execution_config().unwrap_err().to_string();
+    assert!(
+        err.contains("rv32m::multiplication")
+            && err.contains("mul-thief::thief")
+            && err.contains("0x250"),
+        "{err}"
+    );
+}
