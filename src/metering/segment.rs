@@ -111,6 +111,12 @@ impl SegmentationState {
         }
     }
 
+    /// The heights (one slot per chip, then the sink) and the page tracker, for compiled code
+    /// that updates them directly.
+    pub fn raw_parts(&mut self) -> (*mut u32, &mut PageTracker) {
+        (self.heights.as_mut_ptr(), &mut self.pages)
+    }
+
     /// Whether a check is due before executing the instruction at `instret`.
     pub fn check_due(&self, instret: u64, limits: &SegmentationLimits) -> bool {
         instret % limits.segment_check_insns == 0 && instret != self.last_check
@@ -138,7 +144,12 @@ impl SegmentationState {
                 (
                     self.checkpoint_instret,
                     self.checkpoint_heights.clone(),
-                    None,
+                    Self::limit_exceeded(
+                        tables,
+                        limits,
+                        memory,
+                        &self.checkpoint_heights[..tables.num_chips()],
+                    ),
                 )
             } else {
                 (instret, self.heights.clone(), Some(reason))
@@ -191,7 +202,16 @@ impl SegmentationState {
         if instret == self.segment_start {
             return None;
         }
-        let heights = &self.heights[..tables.num_chips()];
+        Self::limit_exceeded(tables, limits, memory, &self.heights[..tables.num_chips()])
+    }
+
+    /// Which limit `heights` exceed, if any.
+    fn limit_exceeded(
+        tables: &MeterTables,
+        limits: &SegmentationLimits,
+        memory: &ProvingMemoryParams,
+        heights: &[u32],
+    ) -> Option<String> {
         for (i, &h) in heights.iter().enumerate() {
             let padded = padded_height(h);
             if !tables.constant[i] && padded > u64::from(limits.max_trace_height) {

@@ -6,6 +6,7 @@
 //! configuration's extensions; a word that none claims becomes [`Op::Illegal`] and faults only
 //! if executed. A program keeps the [`ExecutionConfig`] it was decoded with.
 
+pub mod blocks;
 pub mod decode;
 mod elf;
 
@@ -97,6 +98,8 @@ pub struct Program {
     config: Arc<ExecutionConfig>,
     /// Metering tables, computed on first use.
     meter_tables: OnceLock<MeterTables>,
+    /// [`Program::fingerprint`], computed on first use.
+    fingerprint: OnceLock<u64>,
 }
 
 impl Program {
@@ -198,6 +201,7 @@ impl Program {
             custom,
             config,
             meter_tables: OnceLock::new(),
+            fingerprint: OnceLock::new(),
         }
     }
 
@@ -298,6 +302,10 @@ impl Program {
     /// A hash of the code and initial memory image, identifying the program in caches and in
     /// saved states.
     pub fn fingerprint(&self) -> u64 {
+        *self.fingerprint.get_or_init(|| self.compute_fingerprint())
+    }
+
+    fn compute_fingerprint(&self) -> u64 {
         // FNV-1a: stable across Rust versions and processes, unlike `DefaultHasher`.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut eat = |bytes: &[u8]| {

@@ -2,6 +2,8 @@
 //! instructions), helpers to build and run programs, and a minimal ELF32 writer for loader tests.
 #![allow(dead_code)]
 
+pub mod random;
+
 use rvx::program::Segment;
 use rvx::{
     BackendKind, Error, ExecError, ExecutionConfig, Output, Program, PureInstance, Rv32ImConfig,

@@ -1,0 +1,94 @@
+//! Block formation for the compiling backends (recompiler and JIT): where compiled code may be
+//! entered, and which instructions it leaves to the interpreter.
+//!
+//! A compiled block starts at a *leader* (the entry point, a direct branch target, or the
+//! instruction after one that ends a block) and runs to the next instruction that ends a block
+//! or to just before the next leader. Compiled code runs whole blocks only: a block is entered
+//! when the whole of it fits the instruction budget, so instruction limits and metering check
+//! points inside a block are reached by handing the block to the interpreter.
+//!
+//! Instructions that touch the host-side state (system and IO instructions, `terminate`) and
+//! those that always fault (illegal words, gaps, jumps out of the code) are *handoff*
+//! instructions: each is a leader of its own, and compiled code gives control to the
+//! interpreter there.
+
+use super::decode::{BranchKind, Op};
+use super::Program;
+
+/// Whether compiled code hands `op` to the interpreter.
+pub fn is_handoff(op: Op) -> bool {
+    matches!(
+        op,
+        Op::HintStoreW
+            | Op::HintBuffer
+            | Op::Reveal
+            | Op::HintInput
+            | Op::PrintStr
+            | Op::HintRandom
+            | Op::Terminate
+            | Op::Illegal
+            | Op::NoInstruction
+            | Op::BadBranch
+    )
+}
+
+/// A compiled block: instructions `start..end` of [`Program::code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    /// The leader.
+    pub start: usize,
+    /// One past the last instruction.
+    pub end: usize,
+    /// A single handoff instruction, executed by the interpreter.
+    pub handoff: bool,
+}
+
+impl Block {
+    /// Number of instructions.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Whether the block is empty (never, for a formed block).
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+}
+
+/// The blocks of a program, in code order, covering every instruction (the trailing filler
+/// included).
+pub fn form_blocks(program: &Program) -> Vec<Block> {
+    let code = program.code();
+    let mut leader = vec![false; code.len()];
+    if let Some(entry) = program.index_of(program.entry()) {
+        leader[entry] = true;
+    }
+    for (i, insn) in code.iter().enumerate() {
+        if BranchKind::of_direct(insn.op).is_some() {
+            leader[insn.imm as usize] = true;
+        }
+        if is_handoff(insn.op) {
+            leader[i] = true;
+        }
+        if (insn.op.ends_block() || is_handoff(insn.op)) && i + 1 < code.len() {
+            leader[i + 1] = true;
+        }
+    }
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    for i in 0..code.len() {
+        let last = i + 1 == code.len()
+            || leader[i + 1]
+            || code[i].op.ends_block()
+            || is_handoff(code[i].op);
+        if last {
+            blocks.push(Block {
+                start,
+                end: i + 1,
+                handoff: is_handoff(code[start].op),
+            });
+            start = i + 1;
+        }
+    }
+    blocks
+}
