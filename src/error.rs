@@ -5,6 +5,7 @@
 //! [`crate::state::VmState::exit_code`]. An `Err` always means bad input or a guest fault, and
 //! names the cause and where it happened.
 
+pub use crate::backend::rvr::compiler::CompileError;
 use thiserror::Error;
 
 /// Why an ELF file could not be turned into a [`crate::Program`].
@@ -276,4 +277,7 @@ pub enum Error {
     /// A saved state could not be read or written.
     #[error(transparent)]
     StateFile(#[from] StateFileError),
+    /// A compiling backend could not compile or load the program.
+    #[error(transparent)]
+    Compile(#[from] CompileError),
 }

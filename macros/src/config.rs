@@ -40,11 +40,11 @@ struct Marked<'a> {
 
 /// Accumulates errors so one expansion reports every mistake it finds.
 #[derive(Default)]
-struct Errors(Option<syn::Error>);
+pub(crate) struct Errors(Option<syn::Error>);
 
 impl Errors {
     /// Records an error.
-    fn push(&mut self, error: syn::Error) {
+    pub(crate) fn push(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(first) => first.combine(error),
             None => self.0 = Some(error),
@@ -52,7 +52,7 @@ impl Errors {
     }
 
     /// `Ok` if nothing was recorded, else all recorded errors.
-    fn finish(self) -> syn::Result<()> {
+    pub(crate) fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }
 }
@@ -195,7 +195,7 @@ fn field_role<'a>(field: &'a Field, errors: &mut Errors) -> Option<(Role, &'a At
 
 /// A span located at `tokens` (so errors point there) that resolves names like the derive's
 /// own tokens.
-fn located_at(tokens: impl ToTokens) -> Span {
+pub(crate) fn located_at(tokens: impl ToTokens) -> Span {
     Span::call_site().located_at(tokens.into_token_stream().span())
 }
 

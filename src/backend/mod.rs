@@ -1,33 +1,142 @@
 //! Execution backends. Every backend is always compiled in and chosen at run time with
 //! [`BackendKind`]; all of them must give results identical to the interpreter's.
+//!
+//! A backend is a type implementing [`Backend`]: it prepares a program for a mode (the
+//! interpreter has nothing to do, the recompiler compiles and loads a library) and runs a state
+//! with what it prepared. [`BackendKind`] and the dispatch between backends are generated from
+//! the instance table in [`crate::instance`], which lists every backend once.
 
 pub mod interp;
+pub mod rvr;
 
-use serde::{Deserialize, Serialize};
+use crate::error::{CompileError, ExecError};
+use crate::metering::{CostMeter, CostState, NoMeter, SegmentationState};
+use crate::program::Program;
+use crate::state::VmState;
+use rvr::{RvrModule, RvrOptions};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// The available backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendKind {
-    /// The reference interpreter over pre-decoded instructions.
-    #[default]
-    Interpreter,
+pub use crate::instance::BackendKind;
+pub use rvr::{CompileReport, LiftMode};
+
+/// The metering state a run updates, by mode.
+pub enum ModeRef<'a> {
+    /// Pure mode: nothing.
+    Pure,
+    /// Metered mode: the open segment.
+    Metered(&'a mut SegmentationState),
+    /// Metered-cost mode: the cost so far.
+    Cost(&'a mut CostState),
 }
 
-impl BackendKind {
-    /// Every backend, in a stable order.
-    pub const ALL: &'static [BackendKind] = &[BackendKind::Interpreter];
-
-    /// The short name used on the command line and in reports.
-    pub fn name(self) -> &'static str {
+impl ModeRef<'_> {
+    /// The same metering state, borrowed for a shorter time (to lend it to one run).
+    pub fn reborrow(&mut self) -> ModeRef<'_> {
         match self {
-            BackendKind::Interpreter => "interp",
+            ModeRef::Pure => ModeRef::Pure,
+            ModeRef::Metered(segment) => ModeRef::Metered(segment),
+            ModeRef::Cost(cost) => ModeRef::Cost(cost),
         }
     }
 }
 
-impl std::fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+/// An execution backend: one row of the instance table.
+///
+/// An instance prepares its program once, when it is created, for its mode; every run of the
+/// instance (and of its clones) then uses what was prepared.
+pub trait Backend {
+    /// What preparing a program for a mode yields, shared by an instance and its clones.
+    type Prepared: Clone + std::fmt::Debug + Send + Sync;
+
+    /// Prepares `program` to run in `mode` (compiling it, or taking it from a cache).
+    fn prepare(program: &Program, mode: LiftMode) -> Result<Self::Prepared, CompileError>;
+
+    /// Runs `state` until it terminates, faults, reaches instret `end`, or the mode's meter
+    /// stops it, exactly as the interpreter would. Guest output goes to `out`.
+    fn run(
+        prepared: &Self::Prepared,
+        program: &Program,
+        state: &mut VmState,
+        end: u64,
+        mode: ModeRef<'_>,
+        out: &mut dyn Write,
+    ) -> Result<(), ExecError>;
+
+    /// Whether preparing hit a cache, and how long compiling took.
+    fn compile_report(prepared: &Self::Prepared) -> CompileReport;
+}
+
+/// The reference interpreter ([`interp`]): nothing to prepare.
+#[derive(Debug, Clone, Copy)]
+pub struct InterpBackend;
+
+impl Backend for InterpBackend {
+    type Prepared = ();
+
+    fn prepare(_program: &Program, _mode: LiftMode) -> Result<(), CompileError> {
+        Ok(())
+    }
+
+    fn run(
+        _prepared: &(),
+        program: &Program,
+        state: &mut VmState,
+        end: u64,
+        mode: ModeRef<'_>,
+        out: &mut dyn Write,
+    ) -> Result<(), ExecError> {
+        match mode {
+            ModeRef::Pure => interp::run(program, state, end, out, &mut NoMeter),
+            ModeRef::Metered(segment) => {
+                let tables = program.meter_tables();
+                let bits = program.config().system().pointer_max_bits;
+                interp::run(program, state, end, out, &mut segment.meter(tables, bits))
+            }
+            ModeRef::Cost(cost) => {
+                let mut meter = CostMeter::new(program.meter_tables(), cost);
+                interp::run(program, state, end, out, &mut meter)
+            }
+        }
+    }
+
+    fn compile_report(_prepared: &()) -> CompileReport {
+        CompileReport {
+            cache_hit: false,
+            compile_time: Duration::ZERO,
+        }
+    }
+}
+
+/// The recompiler ([`rvr`]): the program compiled for the mode and loaded, with the default
+/// compiler and disk cache.
+#[derive(Debug, Clone, Copy)]
+pub struct RvrBackend;
+
+impl Backend for RvrBackend {
+    type Prepared = Arc<RvrModule>;
+
+    fn prepare(program: &Program, mode: LiftMode) -> Result<Arc<RvrModule>, CompileError> {
+        Ok(Arc::new(RvrModule::build(
+            program,
+            mode,
+            &RvrOptions::default(),
+        )?))
+    }
+
+    fn run(
+        module: &Arc<RvrModule>,
+        program: &Program,
+        state: &mut VmState,
+        end: u64,
+        mode: ModeRef<'_>,
+        out: &mut dyn Write,
+    ) -> Result<(), ExecError> {
+        module.run(program, state, end, mode, out)
+    }
+
+    fn compile_report(module: &Arc<RvrModule>) -> CompileReport {
+        module.report()
     }
 }

@@ -3,6 +3,7 @@
 
 mod report;
 
+use crate::backend::rvr::{LiftMode, RvrModule, RvrOptions};
 use crate::backend::BackendKind;
 use crate::config::{AppConfig, Rv32ImConfig, VmConfig};
 use crate::instance::{MeteredCostInstance, MeteredInstance};
@@ -37,6 +38,20 @@ enum Command {
     Run(RunArgs),
     /// List the bundled guests.
     Guests,
+    /// Recompile a program ahead of time, filling the rvr cache.
+    Compile(CompileArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CompileArgs {
+    /// ELF file, or the name of a bundled guest.
+    program: String,
+    /// VM configuration: an `openvm.toml` (default: RV32IM with the IO instructions).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The mode to compile for (default: all three).
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -53,8 +68,8 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Execution backend.
-    #[arg(long, value_enum, default_value_t = BackendArg::Interp)]
-    backend: BackendArg,
+    #[arg(long, value_enum, default_value_t = BackendKind::default())]
+    backend: BackendKind,
     /// Execution mode.
     #[arg(long, value_enum, default_value_t = ModeArg::Pure)]
     mode: ModeArg,
@@ -75,17 +90,15 @@ struct RunArgs {
     json: bool,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum BackendArg {
-    /// The reference interpreter.
-    Interp,
-}
+/// `--backend`: every backend of the instance table, by its short name.
+impl ValueEnum for BackendKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        BackendKind::ALL
+    }
 
-impl From<BackendArg> for BackendKind {
-    fn from(arg: BackendArg) -> BackendKind {
-        match arg {
-            BackendArg::Interp => BackendKind::Interpreter,
-        }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let help = self.summary().trim_end_matches('.');
+        Some(clap::builder::PossibleValue::new(self.name()).help(help))
     }
 }
 
@@ -127,6 +140,7 @@ pub fn main() -> ExitCode {
             list_guests();
             Ok(ExitCode::SUCCESS)
         }
+        Command::Compile(args) => compile(&args),
     };
     result.unwrap_or_else(|message| {
         eprintln!("error: {message}");
@@ -170,45 +184,95 @@ fn input_records(args: &RunArgs, matches: &ArgMatches) -> Result<Vec<Vec<u8>>, S
     Ok(records.into_iter().map(|(_, bytes)| bytes).collect())
 }
 
-fn run(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
-    let config: Box<dyn VmConfig> = match &args.config {
+/// The configuration named on the command line, or the default one.
+fn load_config(path: &Option<PathBuf>) -> Result<Box<dyn VmConfig>, String> {
+    Ok(match path {
         Some(path) => Box::new(AppConfig::from_file(path).map_err(|e| e.to_string())?),
         None => Box::new(Rv32ImConfig::default()),
+    })
+}
+
+fn compile(args: &CompileArgs) -> Result<ExitCode, String> {
+    let config = load_config(&args.config)?;
+    let program = load_program(&args.program, config.as_ref())?;
+    let modes = match args.mode {
+        Some(mode) => vec![mode],
+        None => vec![ModeArg::Pure, ModeArg::Metered, ModeArg::Cost],
     };
+    let options = RvrOptions::default();
+    for mode in modes {
+        let lift_mode = match mode {
+            ModeArg::Pure => LiftMode::Pure,
+            ModeArg::Metered => LiftMode::Metered,
+            ModeArg::Cost => LiftMode::Cost,
+        };
+        eprintln!("compiling {} for {} mode...", args.program, mode.name());
+        let module = RvrModule::build(&program, lift_mode, &options).map_err(|e| e.to_string())?;
+        let report = module.report();
+        if report.cache_hit {
+            println!(
+                "{}: {} mode: already in the cache",
+                args.program,
+                mode.name()
+            );
+        } else {
+            println!(
+                "{}: {} mode: compiled in {:.0} ms",
+                args.program,
+                mode.name(),
+                report.compile_time.as_secs_f64() * 1e3
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
+    let config = load_config(&args.config)?;
     let program = Arc::new(load_program(&args.program, config.as_ref())?);
     let output = if args.json {
         Output::Stderr
     } else {
         Output::Stdout
     };
-    let backend = BackendKind::from(args.backend);
+    let backend = args.backend;
     let state = match &args.resume {
         Some(path) => VmState::load(path).map_err(|e| e.to_string())?,
         None => VmState::new(&program, input_records(args, matches)?).map_err(|e| e.to_string())?,
     };
     let start_instret = state.instret;
     let error = |e: crate::Error| e.to_string();
-    let started = Instant::now();
-    let (state, metering) = match args.mode {
+    // Instances compile (or load from the cache) when created: timed apart from execution.
+    let (state, metering, compiled, wall) = match args.mode {
         ModeArg::Pure => {
             let instance = PureInstance::new(program, backend)
                 .map_err(error)?
                 .with_output(output);
+            let started = Instant::now();
+            let state = instance
+                .execute_from_state(state, args.limit)
+                .map_err(error)?;
             (
-                instance
-                    .execute_from_state(state, args.limit)
-                    .map_err(error)?,
+                state,
                 report::Metering::None,
+                instance.compile_report(),
+                started.elapsed(),
             )
         }
         ModeArg::Metered => {
             let instance = MeteredInstance::new(program, backend)
                 .map_err(error)?
                 .with_output(output);
+            let started = Instant::now();
             let (segments, state) = instance
                 .execute_metered_from_state(state, args.limit)
                 .map_err(error)?;
-            (state, report::Metering::Segments(segments))
+            (
+                state,
+                report::Metering::Segments(segments),
+                instance.compile_report(),
+                started.elapsed(),
+            )
         }
         ModeArg::Cost => {
             let mut instance = MeteredCostInstance::new(program, backend)
@@ -217,13 +281,18 @@ fn run(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
             if let Some(max) = args.max_cost {
                 instance = instance.with_max_cost(max);
             }
+            let started = Instant::now();
             let (cost, state) = instance
                 .execute_metered_cost_from_state(state, args.limit)
                 .map_err(error)?;
-            (state, report::Metering::Cost(cost))
+            (
+                state,
+                report::Metering::Cost(cost),
+                instance.compile_report(),
+                started.elapsed(),
+            )
         }
     };
-    let wall = started.elapsed();
 
     if let Some(path) = &args.save_state {
         state.save(path).map_err(|e| e.to_string())?;
@@ -235,6 +304,7 @@ fn run(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
         backend,
         args.mode.name(),
         metering,
+        (backend != BackendKind::Interpreter).then_some(compiled),
     );
     if args.json {
         println!("{}", report.to_json());

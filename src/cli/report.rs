@@ -1,5 +1,6 @@
 //! What `rvx run` prints: a human summary or one JSON object.
 
+use crate::backend::rvr::CompileReport;
 use crate::backend::BackendKind;
 use crate::metering::{CostReport, Segment};
 use crate::state::VmState;
@@ -37,6 +38,12 @@ pub(super) struct RunReport {
     /// Whether a metered-cost run stopped because the cost exceeded its maximum.
     #[serde(skip_serializing_if = "Option::is_none")]
     cost_exceeded: Option<bool>,
+    /// Milliseconds spent compiling for this run (0 when the code came from the cache).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compile_ms: Option<f64>,
+    /// Whether a compiling backend found its code in the cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_hit: Option<bool>,
 }
 
 /// What a metered mode adds to the report.
@@ -57,6 +64,7 @@ impl RunReport {
         backend: BackendKind,
         mode: &'static str,
         metering: Metering,
+        compiled: Option<CompileReport>,
     ) -> RunReport {
         let seconds = wall.as_secs_f64();
         let (segments, cost) = match metering {
@@ -85,6 +93,8 @@ impl RunReport {
             segments,
             cost: cost.map(|c| c.cost),
             cost_exceeded: cost.map(|c| c.exceeded),
+            compile_ms: compiled.map(|c| c.compile_time.as_secs_f64() * 1e3),
+            cache_hit: compiled.map(|c| c.cache_hit),
         }
     }
 
@@ -131,6 +141,10 @@ impl RunReport {
                 )
                 .ok();
             }
+        }
+        if let (Some(ms), Some(hit)) = (self.compile_ms, self.cache_hit) {
+            let source = if hit { "from the cache" } else { "compiled" };
+            writeln!(s, "compile:       {ms:.1} ms ({source})").ok();
         }
         if let Some(cost) = self.cost {
             let note = if self.cost_exceeded == Some(true) {

@@ -115,6 +115,12 @@ impl PageTracker {
         }
     }
 
+    /// The set of pages touched since the last check point, as 64-bit words (bit `p % 64` of
+    /// word `p / 64`), for compiled code that tests it before calling [`PageTracker::touch`].
+    pub fn recent_words(&self) -> *const u64 {
+        self.recent.words.as_ptr()
+    }
+
     /// Records a touch of `page`.
     #[inline(always)]
     pub fn touch(&mut self, page: u32) {

@@ -1,0 +1,318 @@
+//! Differential tests: every backend against the interpreter, in every mode, on the bundled
+//! guests, the guests built by OpenVM's toolchain and randomly generated programs; limits and
+//! resumption across backends; concurrency; the recompiler's cache.
+
+mod common;
+
+use common::random::generate;
+use rvx::instance::{MeteredCostInstance, MeteredInstance};
+use rvx::metering::{CostReport, Segment};
+use rvx::{
+    guests, BackendKind, Error, Output, Program, PureInstance, Rv32ImConfig, VmConfig, VmState,
+};
+use std::sync::Arc;
+
+/// Everything a run produces, for comparison.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Pure(Result<VmState, Error>),
+    Metered(Result<(Vec<Segment>, VmState), Error>),
+    Cost(Result<(CostReport, VmState), Error>),
+}
+
+fn run_all_modes(
+    program: &Arc<Program>,
+    backend: BackendKind,
+    inputs: &[Vec<u8>],
+    max_cost: Option<u64>,
+) -> Vec<Outcome> {
+    let pure = PureInstance::new(program.clone(), backend)
+        .unwrap()
+        .with_output(Output::Discard);
+    let metered = MeteredInstance::new(program.clone(), backend)
+        .unwrap()
+        .with_output(Output::Discard);
+    let mut cost = MeteredCostInstance::new(program.clone(), backend)
+        .unwrap()
+        .with_output(Output::Discard);
+    if let Some(max) = max_cost {
+        cost = cost.with_max_cost(max);
+    }
+    vec![
+        Outcome::Pure(pure.execute(inputs.to_vec())),
+        Outcome::Metered(metered.execute_metered(inputs.to_vec())),
+        Outcome::Cost(cost.execute_metered_cost(inputs.to_vec())),
+    ]
+}
+
+/// Asserts that every backend gives the interpreter's outcome in every mode.
+fn assert_backends_agree(
+    name: &str,
+    program: &Arc<Program>,
+    inputs: &[Vec<u8>],
+    max_cost: Option<u64>,
+) {
+    let reference = run_all_modes(program, BackendKind::Interpreter, inputs, max_cost);
+    for &backend in BackendKind::ALL
+        .iter()
+        .filter(|&&b| b != BackendKind::Interpreter)
+    {
+        let outcome = run_all_modes(program, backend, inputs, max_cost);
+        for (ours, theirs) in outcome.iter().zip(&reference) {
+            assert!(
+                ours == theirs,
+                "{name}: {backend} differs from the interpreter:\n{ours:#?}\nvs\n{theirs:#?}"
+            );
+        }
+    }
+}
+
+fn bundled(name: &str) -> Arc<Program> {
+    let elf = guests::find(name).unwrap().elf;
+    Arc::new(Program::from_elf(elf, &Rv32ImConfig::default()).unwrap())
+}
+
+fn foreign(name: &str) -> Arc<Program> {
+    let path = format!(
+        "{}/tests/data/openvm/{name}.elf",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    Arc::new(Program::from_elf_file(path, &Rv32ImConfig::default()).unwrap())
+}
+
+#[test]
+fn bundled_guests_agree_on_every_backend_and_mode() {
+    let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        ("fibonacci", vec![1000u64.to_le_bytes().to_vec()]),
+        ("fibonacci", vec![vec![1, 2, 3]]),
+        ("cpubench", vec![1u32.to_le_bytes().to_vec()]),
+        ("io", vec![vec![0, 1, 2, 3, 4], b"hello".to_vec()]),
+        ("io", vec![vec![9; 5000], vec![]]),
+        ("io", vec![]),
+    ];
+    for (name, inputs) in cases {
+        assert_backends_agree(name, &bundled(name), &inputs, None);
+    }
+    // A cost limit that stops the run part-way.
+    assert_backends_agree(
+        "cpubench (max cost)",
+        &bundled("cpubench"),
+        &[1u32.to_le_bytes().to_vec()],
+        Some(5_000_000),
+    );
+}
+
+#[test]
+fn foreign_guests_agree_on_every_backend_and_mode() {
+    assert_backends_agree(
+        "openvm-loop",
+        &foreign("openvm-loop"),
+        &[1000u32.to_le_bytes().to_vec()],
+        None,
+    );
+    let misc = vec![
+        7u32.to_le_bytes().to_vec(),
+        b"hello".to_vec(),
+        6u32.to_le_bytes().to_vec(),
+    ];
+    assert_backends_agree("openvm-misc", &foreign("openvm-misc"), &misc, None);
+    assert_backends_agree("openvm-fib", &foreign("openvm-fib"), &[], None);
+}
+
+/// How many random programs to check in pure mode (`RVX_RANDOM_PROGRAMS` overrides).
+fn random_count() -> u64 {
+    std::env::var("RVX_RANDOM_PROGRAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+fn random_program(seed: u64, config: &dyn VmConfig) -> (Arc<Program>, Vec<Vec<u8>>) {
+    let generated = generate(seed);
+    let exec = Arc::new(config.execution_config().unwrap());
+    let program = Program::from_segments(common::BASE, generated.segments(), exec);
+    (Arc::new(program), generated.inputs)
+}
+
+#[test]
+fn random_programs_agree_in_pure_mode() {
+    for seed in 0..random_count() {
+        let (program, inputs) = random_program(seed, &common::vm_config());
+        let reference = PureInstance::new(program.clone(), BackendKind::Interpreter)
+            .unwrap()
+            .execute(inputs.clone());
+        for &backend in &BackendKind::ALL[1..] {
+            let ours = PureInstance::new(program.clone(), backend)
+                .unwrap()
+                .execute(inputs.clone());
+            assert!(
+                ours == reference,
+                "seed {seed}: {backend} differs:\n{ours:#?}\nvs\n{reference:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn random_programs_agree_in_metered_modes_with_tight_limits() {
+    let mut config = common::vm_config();
+    config.system.segmentation.segment_check_insns = 97;
+    config.system.segmentation.max_trace_height = 256;
+    for seed in 1000..1000 + random_count() / 4 {
+        let (program, inputs) = random_program(seed, &config);
+        assert_backends_agree(&format!("seed {seed}"), &program, &inputs, Some(200_000));
+    }
+}
+
+/// Stops a run at many instrets on one backend and resumes it on another.
+#[test]
+fn limits_and_resumption_cross_backends() {
+    // A small memory keeps the many state copies and comparisons cheap.
+    let mut small = Rv32ImConfig::default();
+    small.system.pointer_max_bits = 22;
+    let elf = guests::find("cpubench").unwrap().elf;
+    let program = Arc::new(Program::from_elf(elf, &small).unwrap());
+    let inputs = vec![0u32.to_le_bytes().to_vec()];
+    let on = |backend| {
+        PureInstance::new(program.clone(), backend)
+            .unwrap()
+            .with_output(Output::Discard)
+    };
+    let full = on(BackendKind::Interpreter)
+        .execute(inputs.clone())
+        .unwrap();
+    let total = full.instret;
+    for (first, second) in [
+        (BackendKind::Interpreter, BackendKind::Rvr),
+        (BackendKind::Rvr, BackendKind::Interpreter),
+        (BackendKind::Rvr, BackendKind::Rvr),
+    ] {
+        let (a, b) = (on(first), on(second));
+        for n in (0..total)
+            .step_by((total / 97).max(1) as usize)
+            .chain([1, 2, 3, total - 1])
+        {
+            let part = a.execute_with_limit(inputs.clone(), n).unwrap();
+            assert_eq!(part.instret, n, "{first} stops after exactly {n}");
+            let part = VmState::from_bytes(&part.to_bytes().unwrap()).unwrap();
+            assert!(
+                b.execute_from_state(part, None).unwrap() == full,
+                "{first} -> {second} at {n}"
+            );
+        }
+    }
+    // Metered: segments of the two halves concatenate to the whole run's.
+    // Tight limits so that the run is cut into many segments.
+    let mut tight = small.clone();
+    tight.system.segmentation.segment_check_insns = 10;
+    tight.system.segmentation.max_trace_height = 64;
+    let elf = guests::find("cpubench").unwrap().elf;
+    let program = Arc::new(Program::from_elf(elf, &tight).unwrap());
+    let metered = |backend| {
+        MeteredInstance::new(program.clone(), backend)
+            .unwrap()
+            .with_output(Output::Discard)
+    };
+    let (whole, end) = metered(BackendKind::Interpreter)
+        .execute_metered(inputs.clone())
+        .unwrap();
+    assert!(
+        whole.len() > 3,
+        "the tight limits cut the run into several segments"
+    );
+    for n in [1, 9, 10, 11, total / 3, total / 2, total - 1] {
+        let (mut first, part) = metered(BackendKind::Rvr)
+            .execute_metered_with_limit(inputs.clone(), n)
+            .unwrap();
+        let (rest, last) = metered(BackendKind::Interpreter)
+            .execute_metered_from_state(part, None)
+            .unwrap();
+        first.extend(rest);
+        assert_eq!(first, whole, "segments split at {n}");
+        assert!(last == end);
+    }
+}
+
+#[test]
+fn two_recompiled_programs_run_concurrently() {
+    let fib = bundled("fibonacci");
+    let bench = bundled("cpubench");
+    let fib_expected = PureInstance::new(fib.clone(), BackendKind::Interpreter)
+        .unwrap()
+        .with_output(Output::Discard)
+        .execute([20_000u64.to_le_bytes().to_vec()])
+        .unwrap();
+    let bench_expected = PureInstance::new(bench.clone(), BackendKind::Interpreter)
+        .unwrap()
+        .execute([1u32.to_le_bytes().to_vec()])
+        .unwrap();
+    let fib_instance = PureInstance::new(fib, BackendKind::Rvr)
+        .unwrap()
+        .with_output(Output::Discard);
+    let bench_instance = PureInstance::new(bench, BackendKind::Rvr).unwrap();
+    std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            (0..5)
+                .map(|_| {
+                    fib_instance
+                        .execute([20_000u64.to_le_bytes().to_vec()])
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        });
+        let b = s.spawn(|| {
+            (0..5)
+                .map(|_| {
+                    bench_instance
+                        .execute([1u32.to_le_bytes().to_vec()])
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        });
+        for state in a.join().unwrap() {
+            assert!(state == fib_expected);
+        }
+        for state in b.join().unwrap() {
+            assert!(state == bench_expected);
+        }
+    });
+}
+
+#[test]
+fn compiled_programs_come_from_the_cache_afterwards() {
+    let program = bundled("io");
+    let first = PureInstance::new(program.clone(), BackendKind::Rvr).unwrap();
+    // Whatever the first one did, the second finds it in the cache and compiles nothing.
+    let second = PureInstance::new(program, BackendKind::Rvr).unwrap();
+    assert!(second.compile_report().cache_hit);
+    assert!(second.compile_report().compile_time.is_zero());
+    let _ = first;
+    // A new process with a warm cache compiles nothing either.
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rvx"))
+            .args([
+                "run",
+                "io",
+                "--backend",
+                "rvr",
+                "--json",
+                "--input-hex",
+                "00",
+                "--input-hex",
+                "01",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    run();
+    let json = run();
+    assert_eq!(json["cache_hit"], true);
+    assert_eq!(json["compile_ms"], 0.0);
+    assert_eq!(json["backend"], "rvr");
+}
