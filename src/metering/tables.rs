@@ -140,12 +140,18 @@ impl MeterTables {
             rows[usize::from(chip)] += 1;
         }
         rows.truncate(self.num_chips());
-        rows.into_iter().enumerate().filter(|&(_, n)| n > 0).collect()
+        rows.into_iter()
+            .enumerate()
+            .filter(|&(_, n)| n > 0)
+            .collect()
     }
 
     /// The cost of the fixed rows that code entries `start..end` add.
     pub fn range_cost(&self, start: usize, end: usize) -> u64 {
-        self.fetch_cost[start..end].iter().map(|&c| u64::from(c)).sum()
+        self.fetch_cost[start..end]
+            .iter()
+            .map(|&c| u64::from(c))
+            .sum()
     }
 
     /// Adds the rows of `pages` newly touched memory pages to `heights`: every page is charged
