@@ -83,29 +83,25 @@ pub fn run<M: Meter>(
     let stop = loop {
         // `idx` is the entry of a block (or the resumption point inside one).
         let block = u64::from(blocks[idx]);
-        let stop = if remaining >= block && meter.block_fits(idx) {
+        let whole = remaining >= block && meter.block_fits(idx);
+        if whole {
             remaining -= block;
             meter.on_block(idx);
-            dispatch::<false, M>(
-                program,
-                &mut idx,
-                &mut remaining,
-                &mut regs,
-                state,
-                out,
-                meter,
-            )
+        }
+        let run = if whole {
+            dispatch::<false, M>
         } else {
-            dispatch::<true, M>(
-                program,
-                &mut idx,
-                &mut remaining,
-                &mut regs,
-                state,
-                out,
-                meter,
-            )
+            dispatch::<true, M>
         };
+        let stop = run(
+            program,
+            &mut idx,
+            &mut remaining,
+            &mut regs,
+            state,
+            out,
+            meter,
+        );
         if !matches!(stop, Stop::ShortBudget) {
             break stop;
         }

@@ -210,7 +210,16 @@ fn emit_insn(c: &mut String, program: &Program, mode: LiftMode, idx: usize, back
     let (d, a, b) = (dest(insn.rd), reg(insn.rs1), reg(insn.rs2));
     let imm = insn.imm;
     let fault = format!("{{ pc = {pc}u; budget += {back}u; goto handoff; }}");
-    let touch = |c: &mut String| {
+    // The address of a `size`-byte access into `t`, checked (a fault hands off), and the
+    // page it touches recorded in metered mode.
+    let access = |c: &mut String, size: u32| {
+        writeln!(c, "    t = {a} + {imm}u;").unwrap();
+        writeln!(
+            c,
+            "    if (UNLIKELY(((t & {}u) != 0) | ((uint64_t)t + {size}u > MEM_SIZE))) {fault}",
+            size - 1
+        )
+        .unwrap();
         if mode == LiftMode::Metered {
             writeln!(c, "        {{ uint32_t page = t >> {PAGE_BYTES_BITS}; if (page != last_page) {{ last_page = page; if (!(recent[page >> 6] & (1ull << (page & 63)))) ctx->touch(ctx->meter, page); }} }}").unwrap();
         }
@@ -262,14 +271,7 @@ fn emit_insn(c: &mut String, program: &Program, mode: LiftMode, idx: usize, back
                 Op::Lh | Op::Lhu => 2,
                 _ => 4,
             };
-            writeln!(c, "    t = {a} + {imm}u;").unwrap();
-            writeln!(
-                c,
-                "    if (UNLIKELY(((t & {}u) != 0) | ((uint64_t)t + {size}u > MEM_SIZE))) {fault}",
-                size - 1
-            )
-            .unwrap();
-            touch(c);
+            access(c, size);
             let value = match insn.op {
                 Op::Lb => "(uint32_t)(int32_t)(int8_t)mem[t]",
                 Op::Lbu => "(uint32_t)mem[t]",
@@ -285,14 +287,7 @@ fn emit_insn(c: &mut String, program: &Program, mode: LiftMode, idx: usize, back
                 Op::Sh => 2,
                 _ => 4,
             };
-            writeln!(c, "    t = {a} + {imm}u;").unwrap();
-            writeln!(
-                c,
-                "    if (UNLIKELY(((t & {}u) != 0) | ((uint64_t)t + {size}u > MEM_SIZE))) {fault}",
-                size - 1
-            )
-            .unwrap();
-            touch(c);
+            access(c, size);
             let store = match insn.op {
                 Op::Sb => format!("mem[t] = (uint8_t){b};"),
                 Op::Sh => format!("st16(mem, t, {b});"),
