@@ -145,17 +145,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     assert_eq!(result, 13 + 32);
 
-    let (segments, _) =
-        MeteredInstance::new(program, BackendKind::Interpreter)?.execute_metered([])?;
+    // Every backend runs the extension (the recompiler calls the same Rust function) with the
+    // same result and the same rows.
     let chip = exec
         .chips()
         .index_of(POPCOUNT_CHIP)
         .expect("the extension's chip is in the table");
-    println!(
-        "rows of {POPCOUNT_CHIP}: {}",
-        segments[0].trace_heights[chip]
-    );
-    assert_eq!(segments[0].trace_heights[chip], 2);
+    for &backend in BackendKind::ALL {
+        let other = PureInstance::new(program.clone(), backend)?.execute([])?;
+        assert!(other == state, "{backend} agrees with the interpreter");
+        let (segments, _) = MeteredInstance::new(program.clone(), backend)?.execute_metered([])?;
+        println!(
+            "{backend}: rows of {POPCOUNT_CHIP}: {}",
+            segments[0].trace_heights[chip]
+        );
+        assert_eq!(segments[0].trace_heights[chip], 2);
+    }
     Ok(())
 }
 

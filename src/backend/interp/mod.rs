@@ -10,11 +10,11 @@
 //! loop that stops after exactly the last allowed instruction. Rare operations (system calls,
 //! faults) leave the loop through out-of-line functions.
 
-mod custom;
+pub(crate) mod custom;
 mod system;
 
 use crate::error::{ExecError, ExecErrorKind};
-use crate::extension::Next;
+use crate::extension::{Machine, Next};
 use crate::metering::Meter;
 use crate::program::decode::{BranchKind, Op};
 use crate::program::Program;
@@ -363,7 +363,15 @@ fn dispatch<const COUNTING: bool, M: Meter>(
             Op::Custom => {
                 let insn = unsafe_insn(code, idx);
                 let pc = program.pc_of(idx);
-                match custom::execute(program, insn.imm, pc, &mut regs.0, mem, &mut io) {
+                let mut machine = Machine::new(
+                    &mut regs.0[..32],
+                    mem,
+                    io.streams,
+                    io.public_values,
+                    io.rng,
+                    pc,
+                );
+                match custom::execute(program, insn.imm, &mut machine) {
                     Ok(Next::Continue) => enter!(idx + 1),
                     Ok(Next::Jump(target)) => match program.index_of(target) {
                         Some(next) => enter!(next),

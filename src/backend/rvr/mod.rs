@@ -13,6 +13,7 @@ pub mod cache;
 pub mod compiler;
 pub mod lift;
 
+use crate::backend::interp::custom;
 use crate::backend::{Backend, InterpBackend, ModeRef};
 use crate::error::{CompileError, ExecError};
 use crate::extension::{Machine, Next};
@@ -306,13 +307,6 @@ extern "C" fn custom_callback(host: *mut c_void, index: u32, pc: u32, _regs: *mu
     let host = unsafe { &mut *(host as *mut Host<'_>) };
     // SAFETY: see above: nothing else uses the state during the call.
     let state = unsafe { &mut *host.state };
-    let insn = &host.program.custom()[index as usize];
-    let Some(executor) = host.program.config().executors()[insn.executor_idx]
-        .custom
-        .as_ref()
-    else {
-        return CUSTOM_FAULT;
-    };
     let mut machine = Machine::new(
         &mut state.regs,
         &mut state.memory,
@@ -321,7 +315,7 @@ extern "C" fn custom_callback(host: *mut c_void, index: u32, pc: u32, _regs: *mu
         &mut state.rng,
         pc,
     );
-    match executor.execute(insn.opcode, &insn.operands, &mut machine) {
+    match custom::execute(host.program, index, &mut machine) {
         Ok(Next::Continue) => CUSTOM_CONTINUE,
         Ok(Next::Jump(target)) => {
             // SAFETY: `ctx` is the live context of the call that invoked this callback.
