@@ -164,6 +164,51 @@ fn random_programs_agree_in_metered_modes_with_tight_limits() {
     }
 }
 
+/// Metered runs where compiled code passes most check points itself (limits loose enough)
+/// and still cuts segments, stopped at random instrets (ends inside blocks, right after check
+/// points) and resumed on the other backend: segments and states agree with the interpreter.
+#[test]
+fn metered_runs_with_passed_check_points_agree_when_stopped_anywhere() {
+    let mut config = common::vm_config();
+    config.system.segmentation.segment_check_insns = 37;
+    config.system.segmentation.max_trace_height = 1 << 12;
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |bound: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % bound.max(1)
+    };
+    for seed in 5000..5000 + random_count() / 8 {
+        let (program, inputs) = random_program(seed, &config);
+        let on = |backend| {
+            MeteredInstance::new(program.clone(), backend)
+                .unwrap()
+                .with_output(Output::Discard)
+        };
+        let (interp, rvr) = (on(BackendKind::Interpreter), on(BackendKind::Rvr));
+        let whole = interp.execute_metered(inputs.clone());
+        assert_eq!(
+            rvr.execute_metered(inputs.clone()),
+            whole,
+            "seed {seed}: whole run"
+        );
+        let Ok((segments, state)) = whole else {
+            continue;
+        };
+        for _ in 0..4 {
+            let n = next(state.instret + 1);
+            for (first, second) in [(&interp, &rvr), (&rvr, &interp), (&rvr, &rvr)] {
+                let (mut got, part) = first.execute_metered_with_limit(inputs.clone(), n).unwrap();
+                let (rest, end) = second.execute_metered_from_state(part, None).unwrap();
+                got.extend(rest);
+                assert_eq!(got, segments, "seed {seed}: segments when stopped at {n}");
+                assert!(end == state, "seed {seed}: state when stopped at {n}");
+            }
+        }
+    }
+}
+
 /// Stops a run at many instrets on one backend and resumes it on another.
 #[test]
 fn limits_and_resumption_cross_backends() {

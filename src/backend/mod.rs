@@ -6,6 +6,7 @@
 //! with what it prepared. [`BackendKind`] and the dispatch between backends are generated from
 //! the instance table in [`crate::instance`], which lists every backend once.
 
+pub mod compiled;
 pub mod interp;
 pub mod rvr;
 
@@ -54,7 +55,10 @@ pub trait Backend {
     fn prepare(program: &Program, mode: LiftMode) -> Result<Self::Prepared, CompileError>;
 
     /// Runs `state` until it terminates, faults, reaches instret `end`, or the mode's meter
-    /// stops it, exactly as the interpreter would. Guest output goes to `out`.
+    /// stops it, exactly as the interpreter would. Guest output goes to `out`. In metered
+    /// mode it also returns at the next segment check point it does not pass itself
+    /// ([`SegmentationState::next_check`](crate::metering::SegmentationState::next_check)),
+    /// for the metered driver to check there.
     fn run(
         prepared: &Self::Prepared,
         program: &Program,
@@ -90,8 +94,11 @@ impl Backend for InterpBackend {
         match mode {
             ModeRef::Pure => interp::run(program, state, end, out, &mut NoMeter),
             ModeRef::Metered(segment) => {
+                // The metered driver checks at each check point.
+                let system = program.config().system();
+                let end = end.min(segment.next_check(state.instret, &system.segmentation));
                 let tables = program.meter_tables();
-                let bits = program.config().system().pointer_max_bits;
+                let bits = system.pointer_max_bits;
                 interp::run(program, state, end, out, &mut segment.meter(tables, bits))
             }
             ModeRef::Cost(cost) => {

@@ -55,9 +55,8 @@ impl Driver for MeteredDriver {
             if open.check_due(state.instret, limits) {
                 segments.extend(open.check(tables, limits, &system.proving_memory, state.instret));
             }
-            let next_check =
-                (state.instret / limits.segment_check_insns + 1) * limits.segment_check_insns;
-            core.run(&mut state, next_check.min(end), ModeRef::Metered(&mut open))?;
+            // The backend returns at the next check point it does not pass itself.
+            core.run(&mut state, end, ModeRef::Metered(&mut open))?;
         }
         if state.is_terminated() {
             segments.push(open.finish(tables, state.instret));

@@ -10,12 +10,14 @@
 mod cost;
 pub mod estimate;
 mod meter;
+mod packed;
 mod pages;
 mod segment;
 mod tables;
 
 pub use cost::{CostMeter, CostReport, CostState, DEFAULT_MAX_COST};
 pub use meter::{Meter, NoMeter};
-pub use pages::{PageSet, PageTracker};
-pub use segment::{Segment, SegmentMeter, SegmentationLimits, SegmentationState};
+pub use packed::PackedLayout;
+pub use pages::{PageTracker, RawPages};
+pub use segment::{SafeGrowth, Segment, SegmentMeter, SegmentationLimits, SegmentationState};
 pub use tables::{MeterTables, PAGE_BYTES_BITS};

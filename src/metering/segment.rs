@@ -73,6 +73,32 @@ pub struct SegmentationState {
     last_check: u64,
     /// Memory pages touched.
     pages: PageTracker,
+    /// Heights known to satisfy every limit, for compiled code that passes check points on its
+    /// own (recomputed when needed, so not saved).
+    #[serde(skip)]
+    safe: Option<Thresholds>,
+}
+
+/// Heights at or below which every segment limit holds (the limits only grow with the
+/// heights), and the growth they were computed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Thresholds {
+    /// Per chip (and the sink).
+    heights: Vec<u32>,
+    /// Pages the open segment may hold.
+    pages: u32,
+    /// The rows each chip was allowed to grow by, and the pages, when computed.
+    growth: Vec<u32>,
+    page_growth: u32,
+}
+
+/// How far the open segment may grow with every check passing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafeGrowth {
+    /// Per chip (and the sink), the rows it may still grow by.
+    pub rows: Vec<u32>,
+    /// The most pages the open segment may hold.
+    pub pages: u32,
 }
 
 impl SegmentationState {
@@ -89,6 +115,7 @@ impl SegmentationState {
             checkpoint_instret: instret,
             last_check: instret,
             pages: PageTracker::new(2 << pointer_max_bits.saturating_sub(PAGE_BYTES_BITS)),
+            safe: None,
         }
     }
 
@@ -111,10 +138,207 @@ impl SegmentationState {
         }
     }
 
-    /// The heights (one slot per chip, then the sink) and the page tracker, for compiled code
-    /// that updates them directly.
-    pub fn raw_parts(&mut self) -> (*mut u32, &mut PageTracker) {
-        (self.heights.as_mut_ptr(), &mut self.pages)
+    /// The heights (one slot per chip, then the sink), with the rows of every touched page
+    /// added, and the page tracker: for compiled code, which updates them directly.
+    pub fn compiled_parts(&mut self, tables: &MeterTables) -> (&mut [u32], &mut PageTracker) {
+        self.apply_pages(tables);
+        (&mut self.heights, &mut self.pages)
+    }
+
+    /// The check at the check point `instret` passed, where the heights were `heights` (with
+    /// the rows of every page touched before it): compiled code passed it on its own.
+    pub fn passed_check(&mut self, instret: u64, heights: Vec<u32>) {
+        self.last_check = instret;
+        self.checkpoint_instret = instret;
+        self.checkpoint_heights = heights;
+    }
+
+    /// The next instret at which a check happens, from `instret` (itself, when due).
+    pub fn next_check(&self, instret: u64, limits: &SegmentationLimits) -> u64 {
+        if self.check_due(instret, limits) {
+            instret
+        } else {
+            (instret / limits.segment_check_insns + 1) * limits.segment_check_insns
+        }
+    }
+
+    /// How far the open segment may grow with every check passing, when compiled code adds
+    /// rows to the chips in `growable` (and touches memory pages). Call after
+    /// [`SegmentationState::compiled_parts`], so the heights include every page.
+    pub fn safe_growth(
+        &mut self,
+        tables: &MeterTables,
+        limits: &SegmentationLimits,
+        memory: &ProvingMemoryParams,
+        growable: &[bool],
+    ) -> SafeGrowth {
+        let pages = self.pages.in_segment();
+        // The thresholds hold while the heights stay below them; they are recomputed (a few
+        // proving-memory estimates) once half of some chip's allowed growth is used.
+        let chips = tables.num_chips();
+        let fresh = self.safe.as_ref().is_some_and(|t| {
+            // The sink slot is in no limit.
+            self.heights[..chips]
+                .iter()
+                .zip(&t.heights)
+                .zip(&t.growth)
+                .all(|((&h, &limit), &g)| h <= limit && u64::from(limit - h) * 2 >= u64::from(g))
+                && pages <= t.pages
+                && u64::from(t.pages - pages) * 2 >= u64::from(t.page_growth)
+        });
+        if !fresh {
+            self.safe = Some(self.thresholds(tables, limits, memory, growable));
+        }
+        let t = self.safe.as_ref().expect("computed above");
+        SafeGrowth {
+            rows: (0..self.heights.len())
+                .map(|i| match t.heights.get(i) {
+                    Some(&limit) if i < chips => limit.saturating_sub(self.heights[i]),
+                    _ => 0,
+                })
+                .collect(),
+            pages: t.pages,
+        }
+    }
+
+    /// Thresholds above the current heights at which every limit holds. Each growable chip
+    /// gets a share of a total growth `n` by the rows it has in the segment (so the chips
+    /// that grow fastest get the most room), the pages some room of their own; `n` is the
+    /// largest that fits, within an eighth.
+    fn thresholds(
+        &self,
+        tables: &MeterTables,
+        limits: &SegmentationLimits,
+        memory: &ProvingMemoryParams,
+        growable: &[bool],
+    ) -> Thresholds {
+        let pages = self.pages.in_segment();
+        // Pages are few next to rows, and compiled code stops at a check point when they run
+        // out: give them fixed room (half the segment's pages, at least 64), shrunk if even
+        // that breaks a limit, and share the rest among the chips.
+        let page_room = {
+            let mut room = (pages / 2).max(64);
+            let fits = |room: u32| {
+                let mut heights = self.heights.clone();
+                tables.add_page_rows(&mut heights, room);
+                heights.iter().all(|&h| h <= 1 << 31)
+                    && Self::within_limits(tables, limits, memory, &heights[..tables.num_chips()])
+            };
+            while room > 0 && !fits(room) {
+                room /= 4;
+            }
+            room
+        };
+        // A chip with no rows yet gets no room: its first row may be what breaks a limit (an
+        // empty chip costs nothing), and when it gets one the code stops and asks again.
+        let floor = limits.segment_check_insns.min(1 << 20);
+        // Chips the interpreter adds rows to (hint stores) share the room as well, so that
+        // they do not force a recomputation each time.
+        let memory_chip = |i: usize| {
+            i == tables.boundary_chip || i == tables.merkle_chip || i == tables.poseidon2_chip
+        };
+        let weights: Vec<f64> = (0..self.heights.len())
+            .map(|i| {
+                let grows = growable.get(i).copied().unwrap_or(false)
+                    || (i < tables.num_chips() && !tables.constant[i] && !memory_chip(i));
+                if grows && i < tables.num_chips() {
+                    f64::from(self.heights[i])
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let total: f64 = weights.iter().sum::<f64>().max(1.0);
+        let grown = |n: u64| -> Option<Thresholds> {
+            let mut heights = self.heights.clone();
+            let mut growth = vec![0u32; heights.len()];
+            for (i, h) in heights.iter_mut().enumerate() {
+                if weights[i] > 0.0 {
+                    // A chip with rows may grow by at least one check interval's worth.
+                    let g = ((n as f64 * weights[i] / total) as u64).max(n.min(floor));
+                    let g = u32::try_from(g).ok()?;
+                    // Heights above 2^31 are outside the estimate's monotone range.
+                    *h = h.checked_add(g).filter(|&h| h <= 1 << 31)?;
+                    growth[i] = g;
+                }
+            }
+            let page_growth = page_room;
+            tables.add_page_rows(&mut heights, page_growth);
+            if heights.iter().any(|&h| h > 1 << 31) {
+                return None;
+            }
+            Self::within_limits(tables, limits, memory, &heights[..tables.num_chips()]).then(|| {
+                Thresholds {
+                    heights,
+                    pages: pages.saturating_add(page_growth),
+                    growth,
+                    page_growth,
+                }
+            })
+        };
+        let Some(mut best) = grown(0) else {
+            return Thresholds {
+                heights: self.heights.clone(),
+                pages,
+                growth: vec![0; self.heights.len()],
+                page_growth: 0,
+            };
+        };
+        // Search around the last answer (or one check interval) by factors of 4, then bisect
+        // to within an eighth: a few estimates, not one per bit.
+        let hint = self
+            .safe
+            .as_ref()
+            .map_or(limits.segment_check_insns, |t| {
+                t.growth.iter().map(|&g| u64::from(g)).sum::<u64>() / 2
+            })
+            .clamp(1, 1 << 40);
+        let (mut low, mut high) = match grown(hint) {
+            Some(t) => {
+                best = t;
+                let mut low = hint;
+                loop {
+                    let probe = low * 4;
+                    if probe > 1 << 40 {
+                        return best;
+                    }
+                    match grown(probe) {
+                        Some(t) => {
+                            best = t;
+                            low = probe;
+                        }
+                        None => break (low, probe),
+                    }
+                }
+            }
+            None => {
+                let mut high = hint;
+                loop {
+                    let probe = high / 4;
+                    if probe == 0 {
+                        break (0, high);
+                    }
+                    match grown(probe) {
+                        Some(t) => {
+                            best = t;
+                            break (probe, high);
+                        }
+                        None => high = probe,
+                    }
+                }
+            }
+        };
+        while high - low > (low / 8).max(1) {
+            let mid = low + (high - low) / 2;
+            match grown(mid) {
+                Some(t) => {
+                    best = t;
+                    low = mid;
+                }
+                None => high = mid,
+            }
+        }
+        best
     }
 
     /// Whether a check is due before executing the instruction at `instret`.
@@ -171,6 +395,7 @@ impl SegmentationState {
             self.heights[tables.poseidon2_chip] = 0;
             // The new segment has touched the pages touched since the check point, and
             // pays for the registers again.
+            self.safe = None;
             let pages = self.pages.start_segment_at_checkpoint();
             tables.add_page_rows(&mut self.heights, pages + 1);
         }
@@ -205,6 +430,22 @@ impl SegmentationState {
         Self::limit_exceeded(tables, limits, memory, &self.heights[..tables.num_chips()])
     }
 
+    /// Whether `heights` are within every limit (as [`Self::limit_exceeded`], without naming
+    /// the limit).
+    fn within_limits(
+        tables: &MeterTables,
+        limits: &SegmentationLimits,
+        memory: &ProvingMemoryParams,
+        heights: &[u32],
+    ) -> bool {
+        let tall = heights.iter().enumerate().any(|(i, &h)| {
+            !tables.constant[i] && padded_height(h) > u64::from(limits.max_trace_height)
+        });
+        !tall
+            && interactions(tables, heights) <= limits.max_interactions
+            && estimate_proving_memory(memory, &tables.memory_shapes, heights) <= limits.max_memory
+    }
+
     /// Which limit `heights` exceed, if any.
     fn limit_exceeded(
         tables: &MeterTables,
@@ -222,22 +463,27 @@ impl SegmentationState {
         if bytes > limits.max_memory {
             return Some(format!("proving memory ({bytes} bytes)"));
         }
-        let interactions: u64 = heights
-            .iter()
-            .zip(&tables.interactions)
-            .map(|(&h, &n)| {
-                if h == 0 {
-                    0
-                } else {
-                    (u64::from(h) + 1) * u64::from(n)
-                }
-            })
-            .sum();
+        let interactions = interactions(tables, heights);
         if interactions > limits.max_interactions {
             return Some(format!("interactions ({interactions})"));
         }
         None
     }
+}
+
+/// Sum over chips of (height + 1) x interactions per row, 0 for empty chips.
+fn interactions(tables: &MeterTables, heights: &[u32]) -> u64 {
+    heights
+        .iter()
+        .zip(&tables.interactions)
+        .map(|(&h, &n)| {
+            if h == 0 {
+                0
+            } else {
+                (u64::from(h) + 1) * u64::from(n)
+            }
+        })
+        .sum()
 }
 
 /// A height padded to the next power of two, kept in 32 bits as the reference keeps it: zero

@@ -128,6 +128,28 @@ impl MeterTables {
         }
     }
 
+    /// Tables for `chips` variable-height chips (the memory chips are 0, 1 and `chips - 2`)
+    /// and code whose entries add rows to `fetch_chip`.
+    #[cfg(test)]
+    pub(crate) fn for_tests(chips: usize, fetch_chip: Vec<u16>) -> MeterTables {
+        MeterTables {
+            fetch_cost: fetch_chip.iter().map(|_| 1).collect(),
+            block_cost: fetch_chip.iter().map(|_| 1).collect(),
+            fetch_chip,
+            hint_chip: None,
+            hint_cost: 0,
+            widths: vec![1; chips],
+            interactions: vec![1; chips],
+            memory_shapes: Vec::new(),
+            constant: vec![false; chips],
+            base_heights: vec![0; chips],
+            boundary_chip: 0,
+            merkle_chip: 1,
+            poseidon2_chip: chips - 2,
+            nodes_per_page: 86,
+        }
+    }
+
     /// Number of chips.
     pub fn num_chips(&self) -> usize {
         self.widths.len()

@@ -1,16 +1,23 @@
 //! The lifter: a decoded program to one C translation unit.
 //!
-//! The program becomes one function, `rvx_run`, with the guest registers in local variables
-//! (so the C compiler keeps the hot ones in host registers) and one label per block
+//! The program becomes one function, `rvx_run_<mode>`, with the guest registers in local
+//! variables (so the C compiler keeps the hot ones in host registers) and one label per block
 //! ([`crate::program::blocks`]). Direct branches are `goto`s; indirect jumps go through a
 //! checked table of block labels (GNU C labels as values, which gcc and clang both support).
-//! Each block first takes its whole length from the instruction budget (and, per mode, adds its
-//! chip rows or checks and adds its cost); a block that does not fit, a handoff instruction,
-//! and a faulting access all leave `rvx_run` with [`EXIT_HANDOFF`] and the exact pc and budget,
-//! and the interpreter continues from there.
+//!
+//! Each block first takes its whole length from the instruction budget, then adds what its
+//! mode meters: nothing (pure), its rows to the packed counters (metered), its cost (cost). A
+//! block that does not fit the budget goes to the mode's *crossing* code: pure mode stops
+//! there; metered mode passes the segment check point inside the block when it is known to
+//! pass, marking it, and otherwise stops; cost mode stops (and stops at a block whose cost does
+//! not fit).
+//! A handoff instruction, a faulting access and a stop all leave with the exact pc and budget
+//! ([`crate::backend::compiled`] hands the rest to the interpreter).
 
-use super::abi::{self, ABI_VERSION, CUSTOM_CONTINUE, CUSTOM_JUMP, EXIT_HANDOFF};
-use crate::metering::{MeterTables, PAGE_BYTES_BITS};
+use crate::backend::compiled::abi::{
+    self, ABI_VERSION, CUSTOM_CONTINUE, CUSTOM_JUMP, EXIT_CHECK_POINT, EXIT_HANDOFF,
+};
+use crate::metering::{MeterTables, PackedLayout, PAGE_BYTES_BITS};
 use crate::program::blocks::{form_blocks, Block};
 use crate::program::decode::SCRATCH_REG;
 use crate::program::{Insn, Op, Program};
@@ -38,28 +45,50 @@ impl LiftMode {
     }
 }
 
+/// What code generation needs besides the program.
+struct Lifter<'a> {
+    program: &'a Program,
+    tables: &'a MeterTables,
+    mode: LiftMode,
+    layout: PackedLayout,
+}
+
 /// The C source of `program` for `mode`.
 pub fn lift(program: &Program, mode: LiftMode) -> String {
-    let tables = program.meter_tables();
+    let lifter = Lifter {
+        program,
+        tables: program.meter_tables(),
+        mode,
+        layout: PackedLayout::for_program(program),
+    };
     let blocks = form_blocks(program);
+    let words = lifter.layout.words();
     let mut c = String::with_capacity(program.len() * 120);
     prelude(&mut c, program);
+    if mode == LiftMode::Metered {
+        c.push_str(TOUCH_FUNCTIONS);
+        lifter.emit_pass_check_point(&mut c);
+    }
     let len = program.code().len();
     writeln!(c, "uint32_t rvx_run_{}(RvxCtx* ctx) {{", mode.name()).unwrap();
     c.push_str("    uint8_t* const mem = ctx->mem;\n    uint32_t* const regs = ctx->regs;\n");
-    c.push_str("    uint64_t budget = ctx->budget;\n    uint32_t pc = ctx->pc, off, t;\n");
+    c.push_str("    uint64_t budget = ctx->budget, r;\n");
+    c.push_str("    uint32_t pc = ctx->pc, off, t, status;\n");
     for r in 1..32 {
         writeln!(c, "    uint32_t x{r} = regs[{r}];").unwrap();
     }
-    c.push_str("    uint32_t xz = 0; (void)xz; (void)t;\n");
+    c.push_str("    uint32_t xz = 0; (void)xz; (void)t; (void)r;\n");
     match mode {
         LiftMode::Pure => {}
         LiftMode::Metered => {
-            // Heights live in locals (registers, for the hot ones) and go back at exit.
-            c.push_str("    uint32_t* const h = ctx->heights;\n    const uint64_t* const recent = ctx->recent_pages;\n    uint32_t last_page = 0xffffffffu;\n");
-            for chip in 0..tables.num_chips() {
-                writeln!(c, "    uint32_t h{chip} = h[{chip}];").unwrap();
+            // Rows are counted in locals, which the compiler keeps in registers.
+            for w in 0..words {
+                writeln!(c, "    uint64_t p{w} = ctx->packed[{w}];").unwrap();
             }
+            c.push_str("    uint32_t last_page = 0xffffffffu;\n");
+            // Instructions before the last check point passed are those with more than
+            // `refill` left to the next stop (see `emit_touch`); none before the first.
+            c.push_str("    ctx->refill = budget;\n    ctx->passes = 0;\n");
         }
         LiftMode::Cost => {
             c.push_str("    int64_t cost_left = (int64_t)(ctx->max_cost - ctx->cost);\n")
@@ -87,29 +116,54 @@ pub fn lift(program: &Program, mode: LiftMode) -> String {
     .unwrap();
     c.push_str("    goto *jt[off >> 2];\n");
     for block in &blocks {
-        emit_block(&mut c, program, tables, mode, block);
+        lifter.emit_block(&mut c, block);
     }
     c.push_str("not_entry:\n    pc = BASE + off;\n    goto handoff;\n");
-    c.push_str("handoff:\n");
+    lifter.emit_crossing(&mut c);
+    writeln!(
+        c,
+        "check_point:\n    status = {EXIT_CHECK_POINT}u;\n    goto leave;"
+    )
+    .unwrap();
+    writeln!(c, "handoff:\n    status = {EXIT_HANDOFF}u;\nleave:").unwrap();
     for r in 1..32 {
         writeln!(c, "    regs[{r}] = x{r};").unwrap();
     }
     match mode {
         LiftMode::Pure => {}
         LiftMode::Metered => {
-            for chip in 0..tables.num_chips() {
-                writeln!(c, "    h[{chip}] = h{chip};").unwrap();
+            for w in 0..words {
+                writeln!(c, "    ctx->packed[{w}] = p{w};").unwrap();
             }
         }
         LiftMode::Cost => c.push_str("    ctx->cost = ctx->max_cost - (uint64_t)cost_left;\n"),
     }
-    writeln!(
-        c,
-        "    ctx->budget = budget;\n    ctx->pc = pc;\n    return {EXIT_HANDOFF}u;\n}}"
-    )
-    .unwrap();
+    c.push_str("    ctx->budget = budget;\n    ctx->pc = pc;\n    return status;\n}\n");
     c
 }
+
+/// Page-touch recording for metered code, out of line: it runs on the first touch of a page
+/// in a check interval. `touch_before` records a touch by an instruction before the last
+/// check point passed (in the block that holds it): it counts in the segment and at the mark,
+/// but not in the new interval.
+const TOUCH_FUNCTIONS: &str = r#"
+__attribute__((noinline, cold)) static void touch_new(RvxCtx* ctx, uint32_t page) {
+    ctx->interval_of[page] = ctx->interval;
+    if (UNLIKELY(ctx->recent_len == ctx->recent_cap)) ctx->grow_recent(ctx);
+    ctx->recent[ctx->recent_len++] = page;
+    if (ctx->segment_of[page] != ctx->segment) {
+        ctx->segment_of[page] = ctx->segment;
+        ctx->in_segment++;
+    }
+}
+__attribute__((noinline, cold)) static void touch_before(RvxCtx* ctx, uint32_t page) {
+    if (ctx->segment_of[page] != ctx->segment) {
+        ctx->segment_of[page] = ctx->segment;
+        ctx->in_segment++;
+        ctx->mark_pages++;
+    }
+}
+"#;
 
 fn prelude(c: &mut String, program: &Program) {
     let memory = program.config().system().memory_size();
@@ -153,57 +207,130 @@ fn dest(r: u8) -> String {
     }
 }
 
-fn emit_block(
-    c: &mut String,
-    program: &Program,
-    tables: &MeterTables,
-    mode: LiftMode,
-    block: &Block,
-) {
-    let pc0 = program.pc_of(block.start);
-    writeln!(c, "L{}: /* {pc0:#x} */", block.start).unwrap();
-    if block.handoff {
-        writeln!(c, "    pc = {pc0}u; goto handoff;").unwrap();
-        return;
+impl Lifter<'_> {
+    /// `pass_check_point`, which a metered block that does not fit the budget calls: it passes
+    /// the check point inside the block when known to pass and the block fits before the next
+    /// stop (marking the check point, starting a new page interval, and returning the
+    /// instructions from it to the next stop), and otherwise returns 0 with the exit status in
+    /// `ctx->stop`. A function, not shared code in `rvx_run`, so the
+    /// block continues with a direct jump.
+    fn emit_pass_check_point(&self, c: &mut String) {
+        let words = self.layout.words();
+        let check = self
+            .program
+            .config()
+            .system()
+            .segmentation
+            .segment_check_insns;
+        let params: String = (0..words).map(|w| format!(", uint64_t p{w}")).collect();
+        writeln!(
+            c,
+            "__attribute__((noinline, cold)) static uint64_t pass_check_point(RvxCtx* ctx, uint32_t off, uint64_t budget, uint64_t len{params}) {{"
+        )
+        .unwrap();
+        // The run ends inside this block: the interpreter runs it.
+        writeln!(
+            c,
+            "    uint64_t refill = ctx->to_end < {check}ull ? ctx->to_end : {check}ull;\n    if (budget + refill < len) {{ ctx->stop = {EXIT_HANDOFF}u; return 0; }}"
+        )
+        .unwrap();
+        writeln!(c, "    ctx->stop = {EXIT_CHECK_POINT}u;").unwrap();
+        // The check point is passed only when known to pass, with each instruction before it
+        // touching at most one new page, and no chip out of room (its guard bit set).
+        c.push_str("    if (ctx->passes == ctx->max_passes || ctx->in_segment + budget > ctx->page_limit) return 0;\n");
+        let guards: Vec<String> = (self.layout.guard_masks().iter().enumerate())
+            .map(|(w, mask)| format!("(p{w} & {mask}ull)"))
+            .collect();
+        if !guards.is_empty() {
+            writeln!(c, "    if ({}) return 0;", guards.join(" | ")).unwrap();
+        }
+        c.push_str("    ctx->passes++;\n");
+        for w in 0..words {
+            writeln!(c, "    ctx->mark_packed[{w}] = p{w};").unwrap();
+        }
+        c.push_str("    ctx->mark_block = off >> 2;\n    ctx->mark_before = (uint32_t)budget;\n    ctx->mark_pages = ctx->in_segment;\n");
+        c.push_str("    ctx->interval++;\n    ctx->recent_len = 0;\n");
+        writeln!(
+            c,
+            "    ctx->to_end -= refill;\n    ctx->refill = refill;\n    return refill;\n}}"
+        )
+        .unwrap();
     }
-    let len = block.len();
-    // Subtract, then test the sign: one fused instruction on the hot path. The budget stays
-    // below 2^63 (the caller clamps it).
-    writeln!(c, "    budget -= {len}u;").unwrap();
-    writeln!(
-        c,
-        "    if (UNLIKELY((int64_t)budget < 0)) {{ budget += {len}u; pc = {pc0}u; goto handoff; }}"
-    )
-    .unwrap();
-    match mode {
-        LiftMode::Pure => {}
-        LiftMode::Metered => {
-            for (chip, rows) in tables.range_rows(block.start, block.end) {
-                writeln!(c, "    h{chip} += {rows}u;").unwrap();
+
+    /// What a block that does not fit the budget does (at label `crossing`, with `off` at the
+    /// block's start and `budget` what is left of it).
+    fn emit_crossing(&self, c: &mut String) {
+        c.push_str("crossing:\n    pc = BASE + off;\n");
+        match self.mode {
+            LiftMode::Pure => c.push_str("    goto handoff;\n"),
+            // Metered blocks call `pass_check_point` instead; they come here to stop.
+            LiftMode::Metered => c.push_str("    status = ctx->stop;\n    goto leave;\n"),
+            // Cost blocks stop on their own (see `emit_block`).
+            LiftMode::Cost => c.push_str("    goto handoff;\n"),
+        }
+    }
+
+    fn emit_block(&self, c: &mut String, block: &Block) {
+        let pc0 = self.program.pc_of(block.start);
+        writeln!(c, "L{}: /* {pc0:#x} */", block.start).unwrap();
+        if block.handoff {
+            writeln!(c, "    pc = {pc0}u; goto handoff;").unwrap();
+            return;
+        }
+        let len = block.len();
+        // Subtract, then test the sign: one fused instruction on the hot path. The budget
+        // stays below 2^63 (the caller clamps it).
+        writeln!(c, "    budget -= {len}u;").unwrap();
+        let off = pc0 - self.program.base();
+        if self.mode == LiftMode::Metered {
+            let args: String = (0..self.layout.words())
+                .map(|w| format!(", p{w}"))
+                .collect();
+            writeln!(
+                c,
+                "    if (UNLIKELY((int64_t)budget < 0)) {{ budget += {len}u; r = pass_check_point(ctx, {off}u, budget, {len}u{args}); if (UNLIKELY(r == 0)) {{ off = {off}u; goto crossing; }} budget += r - {len}u; last_page = 0xffffffffu; }}"
+            )
+            .unwrap();
+        } else {
+            writeln!(
+                c,
+                "    if (UNLIKELY((int64_t)budget < 0)) {{ budget += {len}u; off = {off}u; goto crossing; }}"
+            )
+            .unwrap();
+        }
+        match self.mode {
+            LiftMode::Pure => {}
+            LiftMode::Metered => {
+                let rows = self.tables.range_rows(block.start, block.end);
+                for (w, add) in self.layout.block_adds(&rows) {
+                    writeln!(c, "    p{w} += {add}ull;").unwrap();
+                }
+            }
+            LiftMode::Cost => {
+                // `cost_left` is max_cost - cost; a block runs whole only if its cost fits
+                // (a countdown and a sign test, like the budget: measurably faster than
+                // adding up the cost and bounding the budget by it).
+                let cost = self.tables.range_cost(block.start, block.end);
+                if cost > 0 {
+                    writeln!(c, "    cost_left -= {cost};").unwrap();
+                    writeln!(c, "    if (UNLIKELY(cost_left < 0)) {{ cost_left += {cost}; budget += {len}u; pc = {pc0}u; goto handoff; }}").unwrap();
+                }
             }
         }
-        LiftMode::Cost => {
-            // `cost_left` is max_cost - cost; a block runs whole only if its cost fits.
-            let cost = tables.range_cost(block.start, block.end);
-            if cost > 0 {
-                writeln!(c, "    cost_left -= {cost};").unwrap();
-                writeln!(c, "    if (UNLIKELY(cost_left < 0)) {{ cost_left += {cost}; budget += {len}u; pc = {pc0}u; goto handoff; }}").unwrap();
-            }
+        for idx in block.start..block.end {
+            emit_insn(c, self.program, self.mode, block, idx);
         }
-    }
-    for idx in block.start..block.end {
-        // On a fault at this instruction, give back its count and the rest of the block's.
-        let back = block.end - idx;
-        emit_insn(c, program, mode, idx, back);
-    }
-    let last = &program.code()[block.end - 1];
-    if !last.op.ends_block() {
-        // Falls through into the next block.
-        writeln!(c, "    goto L{};", block.end).unwrap();
+        let last = &self.program.code()[block.end - 1];
+        if !last.op.ends_block() {
+            // Falls through into the next block.
+            writeln!(c, "    goto L{};", block.end).unwrap();
+        }
     }
 }
 
-fn emit_insn(c: &mut String, program: &Program, mode: LiftMode, idx: usize, back: usize) {
+fn emit_insn(c: &mut String, program: &Program, mode: LiftMode, block: &Block, idx: usize) {
+    // On a fault at this instruction, give back its count and the rest of the block's.
+    let back = block.end - idx;
     let insn: Insn = program.code()[idx];
     let pc = program.pc_of(idx);
     let next = pc.wrapping_add(4);
@@ -221,7 +348,7 @@ fn emit_insn(c: &mut String, program: &Program, mode: LiftMode, idx: usize, back
         )
         .unwrap();
         if mode == LiftMode::Metered {
-            writeln!(c, "        {{ uint32_t page = t >> {PAGE_BYTES_BITS}; if (page != last_page) {{ last_page = page; if (!(recent[page >> 6] & (1ull << (page & 63)))) ctx->touch(ctx->meter, page); }} }}").unwrap();
+            emit_touch(c, block.len() - (idx - block.start));
         }
     };
     match insn.op {
@@ -360,6 +487,28 @@ fn emit_insn(c: &mut String, program: &Program, mode: LiftMode, idx: usize, back
         | Op::Illegal
         | Op::NoInstruction => writeln!(c, "    {fault}").unwrap(),
     }
+}
+
+/// Records the touch of the page of address `t` by an instruction `from_end` instructions from
+/// the end of its block (1 for the last).
+///
+/// After the block took its length, `budget + from_end` is what was left to the next stop
+/// when this instruction started; more than `refill` means it ran before the last check point
+/// passed, in the block that holds it.
+fn emit_touch(c: &mut String, from_end: usize) {
+    writeln!(
+        c,
+        concat!(
+            "    {{ uint32_t page = t >> {bits};\n",
+            "      if (UNLIKELY(page != last_page)) {{\n",
+            "        if (UNLIKELY(budget + {from_end}u > ctx->refill)) touch_before(ctx, page);\n",
+            "        else {{ last_page = page; if (ctx->interval_of[page] != ctx->interval) touch_new(ctx, page); }}\n",
+            "      }} }}"
+        ),
+        bits = PAGE_BYTES_BITS,
+        from_end = from_end
+    )
+    .unwrap();
 }
 
 /// The label of the block starting at code index `index` (always a block start: direct targets

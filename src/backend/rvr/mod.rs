@@ -2,38 +2,33 @@
 //! compiler into a shared library ([`compiler`]), cached on disk ([`cache`]), loaded with
 //! `libloading`, and run on the [`VmState`] in place.
 //!
-//! Compiled code runs whole blocks; everything else (a block that does not fit the budget or
-//! the cost limit, system and IO instructions, faults, jumps to addresses that are not block
-//! entries) is handed to the interpreter, which runs until the end of its block and gives
-//! control back. Both share the state, the chip heights and the page tracker, so the result
-//! is exactly the interpreter's.
+//! Running the loaded code, and what it hands to the interpreter, is shared with the other
+//! compiling backends ([`crate::backend::compiled`]).
 
-mod abi;
 pub mod cache;
 pub mod compiler;
 pub mod lift;
 
-use crate::backend::interp::custom;
-use crate::backend::{Backend, InterpBackend, ModeRef};
+use crate::backend::compiled::abi::ABI_VERSION;
+use crate::backend::compiled::{CompiledCode, RunFn};
+use crate::backend::ModeRef;
 use crate::error::{CompileError, ExecError};
-use crate::extension::{Machine, Next};
-use crate::metering::PageTracker;
+use crate::metering::PackedLayout;
 use crate::program::Program;
 use crate::state::VmState;
-use abi::{RvxCtx, ABI_VERSION, CUSTOM_CONTINUE, CUSTOM_FAULT, CUSTOM_JUMP};
 use cache::{ArtifactCache, CacheKey};
 use compiler::{find_compiler, CCompiler, CompilerPreference};
 pub use lift::LiftMode;
-use std::ffi::c_void;
 use std::io::Write;
 use std::time::Duration;
 
 /// The code generator's own source: part of every cache key, so that any change to how code
 /// is generated invalidates what was cached before.
-const CODEGEN_SOURCE: [&str; 3] = [
+const CODEGEN_SOURCE: [&str; 4] = [
     include_str!("lift.rs"),
-    include_str!("abi.rs"),
+    include_str!("../compiled/abi.rs"),
     include_str!("../../program/blocks.rs"),
+    include_str!("../../metering/packed.rs"),
 ];
 
 /// How a recompiled module was obtained.
@@ -63,8 +58,6 @@ impl Default for RvrOptions {
     }
 }
 
-type RunFn = unsafe extern "C" fn(*mut RvxCtx) -> u32;
-
 /// A program recompiled for one mode and loaded.
 pub struct RvrModule {
     /// Keeps the code mapped while `run` is callable.
@@ -72,6 +65,10 @@ pub struct RvrModule {
     run: RunFn,
     mode: LiftMode,
     report: CompileReport,
+    /// The packed row counters of the metered code.
+    layout: PackedLayout,
+    /// The program the module was built for.
+    fingerprint: u64,
 }
 
 impl std::fmt::Debug for RvrModule {
@@ -109,6 +106,7 @@ pub fn cache_key(program: &Program, mode: LiftMode, compiler: &CCompiler) -> Cac
         CODEGEN_SOURCE[0].as_bytes(),
         CODEGEN_SOURCE[1].as_bytes(),
         CODEGEN_SOURCE[2].as_bytes(),
+        CODEGEN_SOURCE[3].as_bytes(),
         &ABI_VERSION.to_le_bytes(),
         env!("CARGO_PKG_VERSION").as_bytes(),
         &program.fingerprint().to_le_bytes(),
@@ -174,6 +172,8 @@ impl RvrModule {
             _library: library,
             run,
             mode,
+            layout: PackedLayout::for_program(program),
+            fingerprint: program.fingerprint(),
             report: CompileReport {
                 cache_hit: artifact.cache_hit,
                 compile_time: artifact.compile_time,
@@ -187,141 +187,40 @@ impl RvrModule {
     }
 
     /// Runs `state` until it terminates, faults, reaches instret `end`, or the mode's meter
-    /// stops it, exactly as the interpreter would.
+    /// stops it (or, metered, at a check point to check), exactly as the interpreter would.
+    ///
+    /// # Panics
+    /// If `program` or the mode is not the one the module was built for.
     pub fn run(
         &self,
         program: &Program,
         state: &mut VmState,
         end: u64,
-        mut mode: ModeRef<'_>,
+        mode: ModeRef<'_>,
         out: &mut dyn Write,
     ) -> Result<(), ExecError> {
-        while state.instret < end && !state.is_terminated() {
-            let before = state.instret;
-            self.run_compiled(program, state, end, &mut mode);
-            if state.instret >= end {
-                break;
-            }
-            // Hand over to the interpreter until the end of the block at pc.
-            let stop = match program.index_of(state.pc) {
-                Some(idx) => end.min(state.instret + u64::from(program.block_remaining()[idx])),
-                None => end,
-            };
-            let handed = state.instret;
-            InterpBackend::run(&(), program, state, stop, mode.reborrow(), out)?;
-            if state.instret == handed && state.instret == before {
-                // Neither side could run an instruction: the meter stopped execution.
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs compiled blocks from `state.pc` while they fit.
-    fn run_compiled(
-        &self,
-        program: &Program,
-        state: &mut VmState,
-        end: u64,
-        mode: &mut ModeRef<'_>,
-    ) {
-        let mut host = Host {
-            program,
-            state: state as *mut VmState,
-            ctx: std::ptr::null_mut(),
+        let matches = matches!(
+            (&mode, self.mode),
+            (ModeRef::Pure, LiftMode::Pure)
+                | (ModeRef::Metered(_), LiftMode::Metered)
+                | (ModeRef::Cost(_), LiftMode::Cost)
+        );
+        assert!(
+            matches,
+            "a module compiled for {:?} run in another mode",
+            self.mode
+        );
+        assert_eq!(
+            self.fingerprint,
+            program.fingerprint(),
+            "a module run on another program"
+        );
+        let code = CompiledCode {
+            run: self.run,
+            layout: Some(&self.layout),
         };
-        let mut ctx = RvxCtx {
-            regs: state.regs.as_mut_ptr(),
-            mem: state.memory.as_mut_ptr(),
-            budget: (end - state.instret).min(i64::MAX as u64),
-            pc: state.pc,
-            pad: 0,
-            heights: std::ptr::null_mut(),
-            recent_pages: std::ptr::null(),
-            meter: std::ptr::null_mut(),
-            touch: None,
-            cost: 0,
-            max_cost: 0,
-            host: std::ptr::null_mut(),
-            custom: Some(custom_callback),
-        };
-        match mode {
-            ModeRef::Pure => {}
-            ModeRef::Metered(segment) => {
-                let (heights, pages) = segment.raw_parts();
-                ctx.heights = heights;
-                ctx.recent_pages = pages.recent_words();
-                ctx.meter = pages as *mut PageTracker as *mut c_void;
-                ctx.touch = Some(touch_callback);
-            }
-            ModeRef::Cost(cost) => {
-                // Compiled code keeps `max_cost - cost` in a signed register; above the
-                // maximum (or beyond i64) it only runs what fits, and the interpreter decides.
-                ctx.max_cost = cost.max_cost.min(cost.cost.saturating_add(i64::MAX as u64));
-                ctx.cost = cost.cost.min(ctx.max_cost);
-            }
-        }
-        let budget = ctx.budget;
-        let cost_before = ctx.cost;
-        // The context and the host point at each other; from here on both are used only
-        // through these raw pointers.
-        let ctx_ptr: *mut RvxCtx = &mut ctx;
-        host.ctx = ctx_ptr;
-        let host_ptr: *mut Host<'_> = &mut host;
-        // SAFETY: `ctx_ptr` and `host_ptr` point at live locals. `ctx` points at this state's
-        // registers and memory (valid for the guest memory's size, which the generated code
-        // checks every access against), at metering state borrowed mutably for the call, and
-        // at callbacks with the declared signatures. The generated code was built for this
-        // program and ABI (checked at load).
-        let (left, pc, cost_after) = unsafe {
-            (*ctx_ptr).host = host_ptr as *mut c_void;
-            (self.run)(ctx_ptr);
-            ((*ctx_ptr).budget, (*ctx_ptr).pc, (*ctx_ptr).cost)
-        };
-        state.instret += budget - left;
-        state.pc = pc;
-        if let ModeRef::Cost(cost) = mode {
-            cost.cost += cost_after - cost_before;
-        }
-    }
-}
-
-/// What the custom-instruction callback needs.
-struct Host<'a> {
-    program: &'a Program,
-    state: *mut VmState,
-    /// The context of the running call, where a jump target is returned.
-    ctx: *mut RvxCtx,
-}
-
-extern "C" fn touch_callback(meter: *mut c_void, page: u32) {
-    // SAFETY: `meter` is the `PageTracker` the caller lent to `rvx_run` for this call.
-    let pages = unsafe { &mut *(meter as *mut PageTracker) };
-    pages.touch(page);
-}
-
-extern "C" fn custom_callback(host: *mut c_void, index: u32, pc: u32, _regs: *mut u32) -> u32 {
-    // SAFETY: `host` is the `Host` built by `run_compiled` for this call; its state pointer
-    // comes from the `&mut VmState` the caller holds and does not use during the call. The
-    // generated code wrote its registers back to `state.regs` before calling.
-    let host = unsafe { &mut *(host as *mut Host<'_>) };
-    // SAFETY: see above: nothing else uses the state during the call.
-    let state = unsafe { &mut *host.state };
-    let mut machine = Machine::new(
-        &mut state.regs,
-        &mut state.memory,
-        &mut state.streams,
-        &mut state.public_values,
-        &mut state.rng,
-        pc,
-    );
-    match custom::execute(host.program, index, &mut machine) {
-        Ok(Next::Continue) => CUSTOM_CONTINUE,
-        Ok(Next::Jump(target)) => {
-            // SAFETY: `ctx` is the live context of the call that invoked this callback.
-            unsafe { (*host.ctx).pc = target };
-            CUSTOM_JUMP
-        }
-        Err(_) => CUSTOM_FAULT,
+        // SAFETY: the library was generated by `lift` for this program (checked by its
+        // fingerprint, at load and above) in this mode (checked above).
+        unsafe { code.run(program, state, end, mode, out) }
     }
 }

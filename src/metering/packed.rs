@@ -1,0 +1,252 @@
+//! Chip rows counted by compiled code in a few packed 64-bit counters.
+//!
+//! Metered compiled code adds each block's rows as it runs. One counter per chip would take
+//! a register each, or a memory add per chip per block; instead the chips that compiled code
+//! adds rows to share a few 64-bit words, each holding several fixed-width fields, so a block
+//! adds one constant per word it touches.
+//!
+//! The top bit of each field is a guard: a field starts at `2^(bits-1)` minus the rows its chip
+//! may still grow by before a segment check could fail, so the guard bits of a word tell in one
+//! test whether any of its chips ran out of room. Fields never carry into each other because
+//! compiled code returns to Rust, which adds the fields to the heights, before
+//! `(passes + 1) x check interval <= 2^(bits-1)` instructions have run, where `passes` is
+//! [`PackedLayout::max_passes`].
+
+use super::MeterTables;
+use crate::program::blocks::{form_blocks, Block};
+use crate::program::decode::BranchKind;
+use crate::program::Program;
+
+/// Where each chip's rows are counted in the packed words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedLayout {
+    /// Per chip (and the sink), its word and bit offset, or `None` for chips compiled code
+    /// never adds rows to.
+    slots: Vec<Option<(usize, u32)>>,
+    /// Bits per field.
+    field_bits: u32,
+    /// Number of words.
+    words: usize,
+    /// Check points compiled code may pass in one call.
+    max_passes: u64,
+    /// The longest compiled block.
+    max_block: u64,
+}
+
+impl PackedLayout {
+    /// The layout for the compiled `blocks` of a program with `tables` and `loops` (each a
+    /// backward branch's target and its own code index), passing check points every
+    /// `check_insns` instructions. The most used chips come first, sharing the first words, so
+    /// hot blocks add to few registers with constants that fit an instruction's immediate.
+    pub fn new(
+        tables: &MeterTables,
+        blocks: &[Block],
+        loops: &[(usize, usize)],
+        check_insns: u64,
+    ) -> PackedLayout {
+        // How often each chip is likely used: its instructions, weighted heavily inside loops
+        // (between a backward branch and its target), where the time goes.
+        let len = tables.fetch_chip.len();
+        let mut depth_change = vec![0i64; len + 1];
+        for &(target, branch) in loops {
+            depth_change[target] += 1;
+            depth_change[branch + 1] -= 1;
+        }
+        let mut uses = vec![0u64; tables.num_chips()];
+        let mut depth = 0i64;
+        let mut weight = vec![0u64; len];
+        for (i, w) in weight.iter_mut().enumerate() {
+            depth += depth_change[i];
+            *w = 1 << (4 * depth.clamp(0, 10));
+        }
+        for block in blocks.iter().filter(|b| !b.handoff) {
+            let chips = &tables.fetch_chip[block.start..block.end];
+            for (&chip, &w) in chips.iter().zip(&weight[block.start..block.end]) {
+                if let Some(count) = uses.get_mut(usize::from(chip)) {
+                    *count += w;
+                }
+            }
+        }
+        let mut chips: Vec<usize> = (0..uses.len()).filter(|&c| uses[c] > 0).collect();
+        chips.sort_by_key(|&c| (std::cmp::Reverse(uses[c]), c));
+        // A call runs at most (passes + 1) x check_insns instructions, one row each, which
+        // must fit below the guard bit.
+        let passes =
+            |bits: u32| -> u64 { ((1u64 << (bits - 1)) / check_insns.max(1)).saturating_sub(1) };
+        let field_bits = [16, 21, 32]
+            .into_iter()
+            .find(|&bits| passes(bits) >= 16)
+            .unwrap_or(64);
+        let max_block = blocks
+            .iter()
+            .filter(|b| !b.handoff)
+            .map(|b| b.len() as u64)
+            .max()
+            .unwrap_or(0);
+        let per_word = (64 / field_bits) as usize;
+        let mut slots = vec![None; tables.num_chips() + 1];
+        for (n, &chip) in chips.iter().enumerate() {
+            slots[chip] = Some((n / per_word, (n % per_word) as u32 * field_bits));
+        }
+        PackedLayout {
+            slots,
+            field_bits,
+            words: chips.len().div_ceil(per_word),
+            max_passes: passes(field_bits).min(u64::from(u32::MAX)),
+            max_block,
+        }
+    }
+
+    /// The layout of `program`'s compiled code ([`form_blocks`]).
+    pub fn for_program(program: &Program) -> PackedLayout {
+        let loops: Vec<(usize, usize)> = program
+            .code()
+            .iter()
+            .enumerate()
+            .filter(|(i, insn)| {
+                BranchKind::of_direct(insn.op).is_some() && (insn.imm as usize) <= *i
+            })
+            .map(|(i, insn)| (insn.imm as usize, i))
+            .collect();
+        PackedLayout::new(
+            program.meter_tables(),
+            &form_blocks(program),
+            &loops,
+            program.config().system().segmentation.segment_check_insns,
+        )
+    }
+
+    /// Number of packed words.
+    pub fn words(&self) -> usize {
+        self.words
+    }
+
+    /// Check points compiled code may pass in one call before its fields could overflow.
+    pub fn max_passes(&self) -> u64 {
+        self.max_passes
+    }
+
+    /// The longest compiled block (a check point inside one is passed from its start).
+    pub fn max_block(&self) -> u64 {
+        self.max_block
+    }
+
+    /// The value of the guard bit of a field.
+    fn guard(&self) -> u64 {
+        1u64 << (self.field_bits - 1)
+    }
+
+    /// The guard bits of each word.
+    pub fn guard_masks(&self) -> Vec<u64> {
+        let mut masks = vec![0u64; self.words];
+        for &(word, shift) in self.slots.iter().flatten() {
+            masks[word] |= self.guard() << shift;
+        }
+        masks
+    }
+
+    /// The starting words when each chip may grow by `room[chip]` rows: the next row sets its
+    /// guard bit.
+    pub fn start(&self, room: &[u64]) -> Vec<u64> {
+        let mut words = vec![0u64; self.words];
+        for (chip, slot) in self.slots.iter().enumerate() {
+            if let Some((word, shift)) = *slot {
+                let rows_to_guard = room[chip].saturating_add(1).min(self.guard());
+                words[word] |= (self.guard() - rows_to_guard) << shift;
+            }
+        }
+        words
+    }
+
+    /// Whether compiled code adds rows to each chip (indexed like the heights).
+    pub fn growable(&self) -> Vec<bool> {
+        self.slots.iter().map(Option::is_some).collect()
+    }
+
+    /// What a block adding `rows` (chip, rows) adds to each word: (word, constant).
+    pub fn block_adds(&self, rows: &[(usize, u32)]) -> Vec<(usize, u64)> {
+        let mut adds = vec![0u64; self.words];
+        for &(chip, n) in rows {
+            let (word, shift) = self.slots[chip].expect("a block's chips are growable");
+            adds[word] += u64::from(n) << shift;
+        }
+        adds.into_iter()
+            .enumerate()
+            .filter(|&(_, add)| add != 0)
+            .collect()
+    }
+
+    /// Adds the rows counted in `packed` since `start` to `heights`.
+    pub fn add_to(&self, start: &[u64], packed: &[u64], heights: &mut [u32]) {
+        let mask = if self.field_bits == 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.field_bits) - 1
+        };
+        for (chip, slot) in self.slots.iter().enumerate() {
+            if let Some((word, shift)) = *slot {
+                let field = |w: &[u64]| (w[word] >> shift) & mask;
+                heights[chip] += (field(packed) - field(start)) as u32;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(chips: usize, used: &[(u16, usize)], check: u64) -> (PackedLayout, MeterTables) {
+        let mut fetch_chip = Vec::new();
+        for &(chip, n) in used {
+            fetch_chip.extend(std::iter::repeat_n(chip, n));
+        }
+        let tables = MeterTables::for_tests(chips, fetch_chip);
+        let blocks = [Block {
+            start: 0,
+            end: tables.fetch_chip.len(),
+            handoff: false,
+        }];
+        (PackedLayout::new(&tables, &blocks, &[], check), tables)
+    }
+
+    #[test]
+    fn most_used_chips_come_first_and_fields_round_trip() {
+        let (layout, _) = build(8, &[(5, 1), (2, 9), (7, 3), (8, 4)], 1000);
+        assert_eq!(layout.field_bits, 16);
+        assert_eq!(layout.slots[2], Some((0, 0)));
+        assert_eq!(layout.slots[7], Some((0, 16)));
+        assert_eq!(layout.slots[5], Some((0, 32)));
+        // The sink (rows of no chip) is not counted.
+        assert_eq!(layout.slots[8], None);
+        assert_eq!(layout.words(), 1);
+        assert!(layout.max_passes() >= 16);
+        let adds = layout.block_adds(&[(2, 3), (5, 1)]);
+        assert_eq!(adds, vec![(0, 3 | 1 << 32)]);
+        let mut room = vec![u64::MAX; 9];
+        room[5] = 1000;
+        let start = layout.start(&room);
+        let guards = layout.guard_masks()[0];
+        assert_eq!(start[0] & guards, 0);
+        let mut heights = vec![1u32; 9];
+        let after = start[0] + adds[0].1 * 1000;
+        assert_eq!(after & guards, 0, "chip 5 has room for 1000 rows");
+        layout.add_to(&start, &[after], &mut heights);
+        assert_eq!(heights, vec![1, 1, 3001, 1, 1, 1001, 1, 1, 1]);
+        assert_ne!(
+            (after + adds[0].1) & guards,
+            0,
+            "the 1001st row sets the guard"
+        );
+    }
+
+    #[test]
+    fn long_check_intervals_widen_the_fields() {
+        let (layout, _) = build(3, &[(0, 1), (1, 1), (2, 1)], 1_000_000);
+        assert_eq!(layout.field_bits, 32);
+        assert_eq!(layout.words(), 2);
+        let (layout, _) = build(3, &[(0, 1)], 1 << 40);
+        assert_eq!(layout.field_bits, 64);
+        assert!(layout.max_passes() >= 1 << 20);
+    }
+}
