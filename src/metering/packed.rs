@@ -31,6 +31,8 @@ pub struct PackedLayout {
     max_passes: u64,
     /// The longest compiled block.
     max_block: u64,
+    /// Per chip (and the sink), whether it has a slot: asked at every entry of compiled code.
+    growable: Vec<bool>,
 }
 
 impl PackedLayout {
@@ -89,6 +91,7 @@ impl PackedLayout {
             slots[chip] = Some((n / per_word, (n % per_word) as u32 * field_bits));
         }
         PackedLayout {
+            growable: slots.iter().map(Option::is_some).collect(),
             slots,
             field_bits,
             words: chips.len().div_ceil(per_word),
@@ -159,8 +162,8 @@ impl PackedLayout {
     }
 
     /// Whether compiled code adds rows to each chip (indexed like the heights).
-    pub fn growable(&self) -> Vec<bool> {
-        self.slots.iter().map(Option::is_some).collect()
+    pub fn growable(&self) -> &[bool] {
+        &self.growable
     }
 
     /// What a block adding `rows` (chip, rows) adds to each word: (word, constant).

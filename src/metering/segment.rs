@@ -430,45 +430,62 @@ impl SegmentationState {
         Self::limit_exceeded(tables, limits, memory, &self.heights[..tables.num_chips()])
     }
 
-    /// Whether `heights` are within every limit (as [`Self::limit_exceeded`], without naming
-    /// the limit).
+    /// Whether `heights` are within every limit.
     fn within_limits(
         tables: &MeterTables,
         limits: &SegmentationLimits,
         memory: &ProvingMemoryParams,
         heights: &[u32],
     ) -> bool {
-        let tall = heights.iter().enumerate().any(|(i, &h)| {
-            !tables.constant[i] && padded_height(h) > u64::from(limits.max_trace_height)
-        });
-        !tall
-            && interactions(tables, heights) <= limits.max_interactions
-            && estimate_proving_memory(memory, &tables.memory_shapes, heights) <= limits.max_memory
+        first_exceeded(tables, limits, memory, heights).is_none()
     }
 
-    /// Which limit `heights` exceed, if any.
+    /// Which limit `heights` exceed, if any, named.
     fn limit_exceeded(
         tables: &MeterTables,
         limits: &SegmentationLimits,
         memory: &ProvingMemoryParams,
         heights: &[u32],
     ) -> Option<String> {
-        for (i, &h) in heights.iter().enumerate() {
-            let padded = padded_height(h);
-            if !tables.constant[i] && padded > u64::from(limits.max_trace_height) {
-                return Some(format!("height of chip {i} ({padded} padded rows)"));
+        first_exceeded(tables, limits, memory, heights).map(|limit| match limit {
+            Exceeded::Height { chip, padded } => {
+                format!("height of chip {chip} ({padded} padded rows)")
             }
-        }
-        let bytes = estimate_proving_memory(memory, &tables.memory_shapes, heights);
-        if bytes > limits.max_memory {
-            return Some(format!("proving memory ({bytes} bytes)"));
-        }
-        let interactions = interactions(tables, heights);
-        if interactions > limits.max_interactions {
-            return Some(format!("interactions ({interactions})"));
-        }
-        None
+            Exceeded::Memory(bytes) => format!("proving memory ({bytes} bytes)"),
+            Exceeded::Interactions(n) => format!("interactions ({n})"),
+        })
     }
+}
+
+/// A segment limit that heights exceed.
+enum Exceeded {
+    /// A chip whose height is not constant pads to more rows than allowed.
+    Height { chip: usize, padded: u64 },
+    /// The estimated proving memory, in bytes.
+    Memory(u64),
+    /// The interactions.
+    Interactions(u64),
+}
+
+/// The first limit `heights` exceed, in the reference's order (heights, memory, interactions).
+fn first_exceeded(
+    tables: &MeterTables,
+    limits: &SegmentationLimits,
+    memory: &ProvingMemoryParams,
+    heights: &[u32],
+) -> Option<Exceeded> {
+    for (chip, &h) in heights.iter().enumerate() {
+        let padded = padded_height(h);
+        if !tables.constant[chip] && padded > u64::from(limits.max_trace_height) {
+            return Some(Exceeded::Height { chip, padded });
+        }
+    }
+    let bytes = estimate_proving_memory(memory, &tables.memory_shapes, heights);
+    if bytes > limits.max_memory {
+        return Some(Exceeded::Memory(bytes));
+    }
+    let interactions = interactions(tables, heights);
+    (interactions > limits.max_interactions).then_some(Exceeded::Interactions(interactions))
 }
 
 /// Sum over chips of (height + 1) x interactions per row, 0 for empty chips.

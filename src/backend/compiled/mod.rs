@@ -228,7 +228,7 @@ impl<'a> MeteredEntry<'a> {
         let system = program.config().system();
         let limits = system.segmentation;
         let heights = segment.compiled_parts(tables).0.to_vec();
-        let safe = segment.safe_growth(tables, &limits, &system.proving_memory, &layout.growable());
+        let safe = segment.safe_growth(tables, &limits, &system.proving_memory, layout.growable());
         let first_check = segment.next_check(instret, &limits);
         let first_stop = first_check.min(instret + left);
         ctx.budget = first_stop - instret;
@@ -259,14 +259,7 @@ impl<'a> MeteredEntry<'a> {
         let block_max = 2 * limits.segment_check_insns.min(1 << 20) as usize + 1024;
         let raw = pages.raw(block_max);
         entry.pages = raw.in_segment;
-        ctx.interval = raw.interval;
-        ctx.interval_of = raw.interval_of;
-        ctx.segment_of = raw.segment_of;
-        ctx.segment = raw.segment;
-        ctx.in_segment = raw.in_segment;
-        ctx.recent = raw.recent;
-        ctx.recent_len = raw.recent_len;
-        ctx.recent_cap = raw.recent_cap;
+        lend_pages(ctx, &raw);
         ctx.meter = pages as *mut PageTracker as *mut c_void;
         entry
     }
@@ -316,6 +309,18 @@ fn raw_pages(ctx: &RvxCtx) -> RawPages {
     }
 }
 
+/// Lends the page tracker's state to compiled code through `ctx`.
+fn lend_pages(ctx: &mut RvxCtx, raw: &RawPages) {
+    ctx.interval_of = raw.interval_of;
+    ctx.segment_of = raw.segment_of;
+    ctx.interval = raw.interval;
+    ctx.segment = raw.segment;
+    ctx.in_segment = raw.in_segment;
+    ctx.recent = raw.recent;
+    ctx.recent_len = raw.recent_len;
+    ctx.recent_cap = raw.recent_cap;
+}
+
 /// What the custom-instruction callback needs.
 struct Host<'a> {
     program: &'a Program,
@@ -333,9 +338,7 @@ extern "C" fn grow_recent(ctx: *mut RvxCtx) {
         let raw = raw_pages(ctx);
         pages.set_raw(&raw);
         let raw = pages.raw(ctx.recent_cap as usize + 1024);
-        ctx.recent = raw.recent;
-        ctx.recent_cap = raw.recent_cap;
-        ctx.interval = raw.interval;
+        lend_pages(ctx, &raw);
     }
 }
 

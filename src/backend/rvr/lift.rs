@@ -7,10 +7,9 @@
 //!
 //! Each block first takes its whole length from the instruction budget, then adds what its
 //! mode meters: nothing (pure), its rows to the packed counters (metered), its cost (cost). A
-//! block that does not fit the budget goes to the mode's *crossing* code: pure mode stops
-//! there; metered mode passes the segment check point inside the block when it is known to
-//! pass, marking it, and otherwise stops; cost mode stops (and stops at a block whose cost does
-//! not fit).
+//! block that does not fit the budget stops in pure and cost mode; in metered mode it calls
+//! `pass_check_point`, which passes the segment check point inside the block when it is known
+//! to pass, marking it, and otherwise stops. A cost block whose cost does not fit stops too.
 //! A handoff instruction, a faulting access and a stop all leave with the exact pc and budget
 //! ([`crate::backend::compiled`] hands the rest to the interpreter).
 
@@ -119,12 +118,10 @@ pub fn lift(program: &Program, mode: LiftMode) -> String {
         lifter.emit_block(&mut c, block);
     }
     c.push_str("not_entry:\n    pc = BASE + off;\n    goto handoff;\n");
-    lifter.emit_crossing(&mut c);
-    writeln!(
-        c,
-        "check_point:\n    status = {EXIT_CHECK_POINT}u;\n    goto leave;"
-    )
-    .unwrap();
+    if mode == LiftMode::Metered {
+        // `pass_check_point` said why it stopped.
+        c.push_str("stopped:\n    status = ctx->stop;\n    goto leave;\n");
+    }
     writeln!(c, "handoff:\n    status = {EXIT_HANDOFF}u;\nleave:").unwrap();
     for r in 1..32 {
         writeln!(c, "    regs[{r}] = x{r};").unwrap();
@@ -212,8 +209,8 @@ impl Lifter<'_> {
     /// the check point inside the block when known to pass and the block fits before the next
     /// stop (marking the check point, starting a new page interval, and returning the
     /// instructions from it to the next stop), and otherwise returns 0 with the exit status in
-    /// `ctx->stop`. A function, not shared code in `rvx_run`, so the
-    /// block continues with a direct jump.
+    /// `ctx->stop`. A function, not shared code in `rvx_run`, so the block continues with a
+    /// direct jump.
     fn emit_pass_check_point(&self, c: &mut String) {
         let words = self.layout.words();
         let check = self
@@ -257,19 +254,6 @@ impl Lifter<'_> {
         .unwrap();
     }
 
-    /// What a block that does not fit the budget does (at label `crossing`, with `off` at the
-    /// block's start and `budget` what is left of it).
-    fn emit_crossing(&self, c: &mut String) {
-        c.push_str("crossing:\n    pc = BASE + off;\n");
-        match self.mode {
-            LiftMode::Pure => c.push_str("    goto handoff;\n"),
-            // Metered blocks call `pass_check_point` instead; they come here to stop.
-            LiftMode::Metered => c.push_str("    status = ctx->stop;\n    goto leave;\n"),
-            // Cost blocks stop on their own (see `emit_block`).
-            LiftMode::Cost => c.push_str("    goto handoff;\n"),
-        }
-    }
-
     fn emit_block(&self, c: &mut String, block: &Block) {
         let pc0 = self.program.pc_of(block.start);
         writeln!(c, "L{}: /* {pc0:#x} */", block.start).unwrap();
@@ -281,20 +265,20 @@ impl Lifter<'_> {
         // Subtract, then test the sign: one fused instruction on the hot path. The budget
         // stays below 2^63 (the caller clamps it).
         writeln!(c, "    budget -= {len}u;").unwrap();
-        let off = pc0 - self.program.base();
         if self.mode == LiftMode::Metered {
+            let off = pc0 - self.program.base();
             let args: String = (0..self.layout.words())
                 .map(|w| format!(", p{w}"))
                 .collect();
             writeln!(
                 c,
-                "    if (UNLIKELY((int64_t)budget < 0)) {{ budget += {len}u; r = pass_check_point(ctx, {off}u, budget, {len}u{args}); if (UNLIKELY(r == 0)) {{ off = {off}u; goto crossing; }} budget += r - {len}u; last_page = 0xffffffffu; }}"
+                "    if (UNLIKELY((int64_t)budget < 0)) {{ budget += {len}u; r = pass_check_point(ctx, {off}u, budget, {len}u{args}); if (UNLIKELY(r == 0)) {{ pc = {pc0}u; goto stopped; }} budget += r - {len}u; last_page = 0xffffffffu; }}"
             )
             .unwrap();
         } else {
             writeln!(
                 c,
-                "    if (UNLIKELY((int64_t)budget < 0)) {{ budget += {len}u; off = {off}u; goto crossing; }}"
+                "    if (UNLIKELY((int64_t)budget < 0)) {{ budget += {len}u; pc = {pc0}u; goto handoff; }}"
             )
             .unwrap();
         }
