@@ -8,12 +8,14 @@
 
 pub mod compiled;
 pub mod interp;
+pub mod jit;
 pub mod rvr;
 
 use crate::error::{CompileError, ExecError};
 use crate::metering::{CostMeter, CostState, NoMeter, SegmentationState};
 use crate::program::Program;
 use crate::state::VmState;
+use jit::JitModule;
 use rvr::{RvrModule, RvrOptions};
 use std::io::Write;
 use std::sync::Arc;
@@ -144,6 +146,33 @@ impl Backend for RvrBackend {
     }
 
     fn compile_report(module: &Arc<RvrModule>) -> CompileReport {
+        module.report()
+    }
+}
+
+/// The JIT ([`jit`]): the program compiled to machine code in-process for the mode.
+#[derive(Debug, Clone, Copy)]
+pub struct JitBackend;
+
+impl Backend for JitBackend {
+    type Prepared = Arc<JitModule>;
+
+    fn prepare(program: &Program, mode: LiftMode) -> Result<Arc<JitModule>, CompileError> {
+        Ok(Arc::new(JitModule::build(program, mode)?))
+    }
+
+    fn run(
+        module: &Arc<JitModule>,
+        program: &Program,
+        state: &mut VmState,
+        end: u64,
+        mode: ModeRef<'_>,
+        out: &mut dyn Write,
+    ) -> Result<(), ExecError> {
+        module.run(program, state, end, mode, out)
+    }
+
+    fn compile_report(module: &Arc<JitModule>) -> CompileReport {
         module.report()
     }
 }

@@ -16,7 +16,7 @@
 
 mod drivers;
 
-use crate::backend::{CompileReport, InterpBackend, LiftMode, ModeRef, RvrBackend};
+use crate::backend::{CompileReport, InterpBackend, JitBackend, LiftMode, ModeRef, RvrBackend};
 use crate::error::{Error, ExecError, ExecErrorKind};
 use crate::metering::{CostReport, Segment};
 use crate::program::Program;
@@ -32,6 +32,8 @@ rvx_macros::instances! {
         Interpreter { name: "interp", backend: InterpBackend },
         /// The recompiler: the program lifted to C, compiled to a shared library and loaded.
         Rvr { name: "rvr", backend: RvrBackend },
+        /// The JIT: the program compiled to machine code in-process.
+        Jit { name: "jit", backend: JitBackend },
     }
     modes {
         /// Runs a program in pure mode: no metering, just the final state.

@@ -13,8 +13,7 @@
 //! [`PackedLayout::max_passes`].
 
 use super::MeterTables;
-use crate::program::blocks::{form_blocks, Block};
-use crate::program::decode::BranchKind;
+use crate::program::blocks::{backward_branches, form_blocks, loop_weights, Block};
 use crate::program::Program;
 
 /// Where each chip's rows are counted in the packed words.
@@ -48,19 +47,8 @@ impl PackedLayout {
     ) -> PackedLayout {
         // How often each chip is likely used: its instructions, weighted heavily inside loops
         // (between a backward branch and its target), where the time goes.
-        let len = tables.fetch_chip.len();
-        let mut depth_change = vec![0i64; len + 1];
-        for &(target, branch) in loops {
-            depth_change[target] += 1;
-            depth_change[branch + 1] -= 1;
-        }
+        let weight = loop_weights(tables.fetch_chip.len(), loops);
         let mut uses = vec![0u64; tables.num_chips()];
-        let mut depth = 0i64;
-        let mut weight = vec![0u64; len];
-        for (i, w) in weight.iter_mut().enumerate() {
-            depth += depth_change[i];
-            *w = 1 << (4 * depth.clamp(0, 10));
-        }
         for block in blocks.iter().filter(|b| !b.handoff) {
             let chips = &tables.fetch_chip[block.start..block.end];
             for (&chip, &w) in chips.iter().zip(&weight[block.start..block.end]) {
@@ -102,15 +90,7 @@ impl PackedLayout {
 
     /// The layout of `program`'s compiled code ([`form_blocks`]).
     pub fn for_program(program: &Program) -> PackedLayout {
-        let loops: Vec<(usize, usize)> = program
-            .code()
-            .iter()
-            .enumerate()
-            .filter(|(i, insn)| {
-                BranchKind::of_direct(insn.op).is_some() && (insn.imm as usize) <= *i
-            })
-            .map(|(i, insn)| (insn.imm as usize, i))
-            .collect();
+        let loops = backward_branches(program);
         PackedLayout::new(
             program.meter_tables(),
             &form_blocks(program),

@@ -92,3 +92,33 @@ pub fn form_blocks(program: &Program) -> Vec<Block> {
     }
     blocks
 }
+
+/// The program's loops as (target, branch) code indices: every direct branch or jump to an
+/// instruction at or before itself.
+pub fn backward_branches(program: &Program) -> Vec<(usize, usize)> {
+    program
+        .code()
+        .iter()
+        .enumerate()
+        .filter(|(i, insn)| BranchKind::of_direct(insn.op).is_some() && (insn.imm as usize) <= *i)
+        .map(|(i, insn)| (insn.imm as usize, i))
+        .collect()
+}
+
+/// How often each of `len` instructions is likely to run, for placing what is hot (packed
+/// counters, host registers): 16 to the power of its loop depth in `loops` (capped at 10),
+/// where a loop spans a backward branch's target to the branch.
+pub fn loop_weights(len: usize, loops: &[(usize, usize)]) -> Vec<u64> {
+    let mut depth_change = vec![0i64; len + 1];
+    for &(target, branch) in loops {
+        depth_change[target] += 1;
+        depth_change[branch + 1] -= 1;
+    }
+    let mut depth = 0i64;
+    let mut weight = vec![0u64; len];
+    for (i, w) in weight.iter_mut().enumerate() {
+        depth += depth_change[i];
+        *w = 1 << (4 * depth.clamp(0, 10));
+    }
+    weight
+}

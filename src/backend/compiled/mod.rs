@@ -15,17 +15,28 @@
 //! checked by the metered driver.
 
 pub mod abi;
+pub(crate) mod calls;
+pub mod plan;
 
-use crate::backend::interp::custom;
-use crate::backend::{Backend, InterpBackend, ModeRef};
+use crate::backend::{Backend, InterpBackend, LiftMode, ModeRef};
 use crate::error::ExecError;
-use crate::extension::{Machine, Next};
 use crate::metering::{PackedLayout, PageTracker, RawPages, SegmentationState};
 use crate::program::Program;
 use crate::state::VmState;
-use abi::{RvxCtx, CUSTOM_CONTINUE, CUSTOM_FAULT, CUSTOM_JUMP, EXIT_CHECK_POINT};
+use abi::{RvxCtx, EXIT_CHECK_POINT};
+use calls::{custom_callback, grow_recent, Host};
 use std::ffi::c_void;
 use std::io::Write;
+
+/// Whether code compiled for `lift` may run in `mode`.
+pub fn runs_in(lift: LiftMode, mode: &ModeRef<'_>) -> bool {
+    matches!(
+        (mode, lift),
+        (ModeRef::Pure, LiftMode::Pure)
+            | (ModeRef::Metered(_), LiftMode::Metered)
+            | (ModeRef::Cost(_), LiftMode::Cost)
+    )
+}
 
 /// A compiled program's entry point.
 pub type RunFn = unsafe extern "C" fn(*mut RvxCtx) -> u32;
@@ -110,6 +121,7 @@ impl CompiledCode<'_> {
             program,
             state: state as *mut VmState,
             ctx: std::ptr::null_mut(),
+            guards: Vec::new(),
         };
         let left = (end - state.instret).min(i64::MAX as u64);
         let mut ctx = RvxCtx {
@@ -149,6 +161,7 @@ impl CompiledCode<'_> {
             ModeRef::Pure => {}
             ModeRef::Metered(segment) => {
                 let layout = self.layout.expect("metered code has a packed layout");
+                host.guards = layout.guard_masks();
                 metered = Some(MeteredEntry::enter(
                     program,
                     layout,
@@ -321,49 +334,3 @@ fn lend_pages(ctx: &mut RvxCtx, raw: &RawPages) {
     ctx.recent_cap = raw.recent_cap;
 }
 
-/// What the custom-instruction callback needs.
-struct Host<'a> {
-    program: &'a Program,
-    state: *mut VmState,
-    /// The context of the running call, where a jump target is returned.
-    ctx: *mut RvxCtx,
-}
-
-extern "C" fn grow_recent(ctx: *mut RvxCtx) {
-    // SAFETY: `ctx` is the live context of the call, and its `meter` the `PageTracker` whose
-    // recent list it holds (`MeteredEntry::enter`); the code wrote `recent_len` entries.
-    unsafe {
-        let ctx = &mut *ctx;
-        let pages = &mut *(ctx.meter as *mut PageTracker);
-        let raw = raw_pages(ctx);
-        pages.set_raw(&raw);
-        let raw = pages.raw(ctx.recent_cap as usize + 1024);
-        lend_pages(ctx, &raw);
-    }
-}
-
-extern "C" fn custom_callback(host: *mut c_void, index: u32, pc: u32, _regs: *mut u32) -> u32 {
-    // SAFETY: `host` is the `Host` built by `run_compiled` for this call; its state pointer
-    // comes from the `&mut VmState` the caller holds and does not use during the call. The
-    // generated code wrote its registers back to `state.regs` before calling.
-    let host = unsafe { &mut *(host as *mut Host<'_>) };
-    // SAFETY: see above: nothing else uses the state during the call.
-    let state = unsafe { &mut *host.state };
-    let mut machine = Machine::new(
-        &mut state.regs,
-        &mut state.memory,
-        &mut state.streams,
-        &mut state.public_values,
-        &mut state.rng,
-        pc,
-    );
-    match custom::execute(host.program, index, &mut machine) {
-        Ok(Next::Continue) => CUSTOM_CONTINUE,
-        Ok(Next::Jump(target)) => {
-            // SAFETY: `ctx` is the live context of the call that invoked this callback.
-            unsafe { (*host.ctx).pc = target };
-            CUSTOM_JUMP
-        }
-        Err(_) => CUSTOM_FAULT,
-    }
-}

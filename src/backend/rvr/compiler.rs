@@ -71,6 +71,12 @@ pub enum CompileError {
         /// The SHA-256 of the bytes on disk (hex).
         actual: String,
     },
+    /// The JIT could not emit code (no emitter for this host, or no executable memory).
+    #[error("jit: {message}")]
+    Jit {
+        /// What failed.
+        message: String,
+    },
     /// A compiled library could not be loaded or lacks a symbol it must export.
     #[error("cannot load {path}: {message}")]
     Load {

@@ -10,7 +10,7 @@ pub mod compiler;
 pub mod lift;
 
 use crate::backend::compiled::abi::ABI_VERSION;
-use crate::backend::compiled::{CompiledCode, RunFn};
+use crate::backend::compiled::{runs_in, CompiledCode, RunFn};
 use crate::backend::ModeRef;
 use crate::error::{CompileError, ExecError};
 use crate::metering::PackedLayout;
@@ -199,14 +199,8 @@ impl RvrModule {
         mode: ModeRef<'_>,
         out: &mut dyn Write,
     ) -> Result<(), ExecError> {
-        let matches = matches!(
-            (&mode, self.mode),
-            (ModeRef::Pure, LiftMode::Pure)
-                | (ModeRef::Metered(_), LiftMode::Metered)
-                | (ModeRef::Cost(_), LiftMode::Cost)
-        );
         assert!(
-            matches,
+            runs_in(self.mode, &mode),
             "a module compiled for {:?} run in another mode",
             self.mode
         );
