@@ -186,27 +186,48 @@ fn metered_runs_with_passed_check_points_agree_when_stopped_anywhere() {
                 .unwrap()
                 .with_output(Output::Discard)
         };
-        let (interp, rvr) = (on(BackendKind::Interpreter), on(BackendKind::Rvr));
-        let whole = interp.execute_metered(inputs.clone());
-        assert_eq!(
-            rvr.execute_metered(inputs.clone()),
-            whole,
-            "seed {seed}: whole run"
-        );
+        let instances: Vec<_> = BackendKind::ALL.iter().map(|&b| (b, on(b))).collect();
+        let whole = instances[0].1.execute_metered(inputs.clone());
+        for (backend, instance) in &instances[1..] {
+            assert_eq!(
+                instance.execute_metered(inputs.clone()),
+                whole,
+                "seed {seed}: whole run on {backend}"
+            );
+        }
         let Ok((segments, state)) = whole else {
             continue;
         };
         for _ in 0..4 {
             let n = next(state.instret + 1);
-            for (first, second) in [(&interp, &rvr), (&rvr, &interp), (&rvr, &rvr)] {
+            for ((a, first), (b, second)) in cross_pairs(&instances) {
                 let (mut got, part) = first.execute_metered_with_limit(inputs.clone(), n).unwrap();
                 let (rest, end) = second.execute_metered_from_state(part, None).unwrap();
                 got.extend(rest);
-                assert_eq!(got, segments, "seed {seed}: segments when stopped at {n}");
-                assert!(end == state, "seed {seed}: state when stopped at {n}");
+                assert_eq!(
+                    got, segments,
+                    "seed {seed}: segments when stopped at {n} on {a}, resumed on {b}"
+                );
+                assert!(
+                    end == state,
+                    "seed {seed}: state when stopped at {n} on {a}, resumed on {b}"
+                );
             }
         }
     }
+}
+
+/// Every ordered pair of `items` but the interpreter's with itself (the first item).
+fn cross_pairs<T>(items: &[T]) -> Vec<(&T, &T)> {
+    let mut pairs = Vec::new();
+    for (i, a) in items.iter().enumerate() {
+        for (j, b) in items.iter().enumerate() {
+            if i + j > 0 {
+                pairs.push((a, b));
+            }
+        }
+    }
+    pairs
 }
 
 /// Stops a run at many instrets on one backend and resumes it on another.
@@ -227,11 +248,7 @@ fn limits_and_resumption_cross_backends() {
         .execute(inputs.clone())
         .unwrap();
     let total = full.instret;
-    for (first, second) in [
-        (BackendKind::Interpreter, BackendKind::Rvr),
-        (BackendKind::Rvr, BackendKind::Interpreter),
-        (BackendKind::Rvr, BackendKind::Rvr),
-    ] {
+    for (&first, &second) in cross_pairs(BackendKind::ALL) {
         let (a, b) = (on(first), on(second));
         for n in (0..total)
             .step_by((total / 97).max(1) as usize)
@@ -265,21 +282,29 @@ fn limits_and_resumption_cross_backends() {
         whole.len() > 3,
         "the tight limits cut the run into several segments"
     );
-    for n in [1, 9, 10, 11, total / 3, total / 2, total - 1] {
-        let (mut first, part) = metered(BackendKind::Rvr)
-            .execute_metered_with_limit(inputs.clone(), n)
-            .unwrap();
-        let (rest, last) = metered(BackendKind::Interpreter)
-            .execute_metered_from_state(part, None)
-            .unwrap();
-        first.extend(rest);
-        assert_eq!(first, whole, "segments split at {n}");
-        assert!(last == end);
+    for &backend in &BackendKind::ALL[1..] {
+        for n in [1, 9, 10, 11, total / 3, total / 2, total - 1] {
+            let (mut first, part) = metered(backend)
+                .execute_metered_with_limit(inputs.clone(), n)
+                .unwrap();
+            let (rest, last) = metered(BackendKind::Interpreter)
+                .execute_metered_from_state(part, None)
+                .unwrap();
+            first.extend(rest);
+            assert_eq!(first, whole, "{backend}: segments split at {n}");
+            assert!(last == end, "{backend}: state split at {n}");
+        }
     }
 }
 
 #[test]
-fn two_recompiled_programs_run_concurrently() {
+fn two_compiled_programs_run_concurrently_on_each_compiling_backend() {
+    for &backend in &BackendKind::ALL[1..] {
+        concurrent_runs(backend);
+    }
+}
+
+fn concurrent_runs(backend: BackendKind) {
     let fib = bundled("fibonacci");
     let bench = bundled("cpubench");
     let fib_expected = PureInstance::new(fib.clone(), BackendKind::Interpreter)
@@ -291,10 +316,10 @@ fn two_recompiled_programs_run_concurrently() {
         .unwrap()
         .execute([1u32.to_le_bytes().to_vec()])
         .unwrap();
-    let fib_instance = PureInstance::new(fib, BackendKind::Rvr)
+    let fib_instance = PureInstance::new(fib, backend)
         .unwrap()
         .with_output(Output::Discard);
-    let bench_instance = PureInstance::new(bench, BackendKind::Rvr).unwrap();
+    let bench_instance = PureInstance::new(bench, backend).unwrap();
     std::thread::scope(|s| {
         let a = s.spawn(|| {
             (0..5)

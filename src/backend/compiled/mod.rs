@@ -333,4 +333,3 @@ fn lend_pages(ctx: &mut RvxCtx, raw: &RawPages) {
     ctx.recent_len = raw.recent_len;
     ctx.recent_cap = raw.recent_cap;
 }
-

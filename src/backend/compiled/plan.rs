@@ -105,7 +105,14 @@ fn rank_registers(program: &Program) -> Vec<u8> {
             | Op::Lbu
             | Op::Lhu
             | Op::Jalr => (std::slice::from_ref(&insn.rs1), Some(insn.rd)),
-            Op::Sb | Op::Sh | Op::Sw | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu
+            Op::Sb
+            | Op::Sh
+            | Op::Sw
+            | Op::Beq
+            | Op::Bne
+            | Op::Blt
+            | Op::Bge
+            | Op::Bltu
             | Op::Bgeu => (&[insn.rs1, insn.rs2][..], None),
             Op::Nop | Op::Custom => (&[], None),
             op if is_register_alu(op) => (&[insn.rs1, insn.rs2][..], Some(insn.rd)),

@@ -13,9 +13,7 @@
 //! points, page touches) are emitted after all blocks, so hot code falls through.
 
 use super::EmittedCode;
-use crate::backend::compiled::abi::{
-    RvxCtx, CUSTOM_CONTINUE, CUSTOM_JUMP, EXIT_HANDOFF,
-};
+use crate::backend::compiled::abi::{RvxCtx, CUSTOM_CONTINUE, CUSTOM_JUMP, EXIT_HANDOFF};
 use crate::backend::compiled::calls::{pass_check_point, touch_before, touch_new};
 use crate::backend::compiled::plan::{CodePlan, PlannedBlock};
 use crate::backend::rvr::LiftMode;
@@ -501,8 +499,12 @@ impl Emitter<'_> {
                 let a = self.read(rs1, RAX);
                 let b = self.read(rs2, RCX);
                 match insn.op {
-                    Op::Mulh => dynasm!(self.ops ; .arch x64 ; movsxd rax, Rd(a) ; movsxd rcx, Rd(b)),
-                    Op::Mulhsu => dynasm!(self.ops ; .arch x64 ; movsxd rax, Rd(a) ; mov ecx, Rd(b)),
+                    Op::Mulh => {
+                        dynasm!(self.ops ; .arch x64 ; movsxd rax, Rd(a) ; movsxd rcx, Rd(b))
+                    }
+                    Op::Mulhsu => {
+                        dynasm!(self.ops ; .arch x64 ; movsxd rax, Rd(a) ; mov ecx, Rd(b))
+                    }
                     _ => dynasm!(self.ops ; .arch x64 ; mov eax, Rd(a) ; mov ecx, Rd(b)),
                 }
                 dynasm!(self.ops ; .arch x64 ; imul rax, rcx ; shr rax, 32);
