@@ -12,6 +12,9 @@
 //! every call out and on exit, and read again after a call. Cold paths (stops, faults, check
 //! points, page touches) are emitted after all blocks, so hot code falls through.
 
+// `dynasm!` converts registers chosen at run time with `.into()`, even from the type it wants.
+#![allow(clippy::useless_conversion)]
+
 use super::EmittedCode;
 use crate::backend::compiled::abi::{RvxCtx, CUSTOM_CONTINUE, CUSTOM_JUMP, EXIT_HANDOFF};
 use crate::backend::compiled::calls::{pass_check_point, touch_before, touch_new};
