@@ -1,12 +1,14 @@
 //! The x86-64 emitter: one pass over a [`CodePlan`], one stretch of machine code per block.
 //!
 //! Register use (System V):
-//! - `r12` the [`RvxCtx`], `r13` the instruction budget, `r14` the guest register array,
-//!   `r15` guest memory;
+//! - `r13` the instruction budget, `r15` guest memory; the [`RvxCtx`] pointer and the guest
+//!   registers without a host register live in the stack frame (the registers are copied from
+//!   and to `RvxCtx::regs` on entry, on exit and around custom instructions);
 //! - `rax`, `rcx`, `rdx` scratch (`rcx` holds addresses, and jump targets for `->dispatch`);
 //! - the most used guest registers ([`CodePlan::register_rank`]) live in `rbx`, `rbp`, `rsi`,
-//!   `rdi`, `r8`..`r11`, the others in the array; in cost and metered mode `r11` holds the cost
-//!   left (`max_cost - cost`) or the first packed counter word instead.
+//!   `rdi`, `r8`..`r12`, `r14`, the others in the frame; in cost mode `r11` holds the cost left
+//!   (`max_cost - cost`) instead, in metered mode `r11` and `r10` the first two packed counter
+//!   words (the others stay in the frame).
 //!
 //! Guest registers held in host registers are written back to the array ("spilled") before
 //! every call out and on exit, and read again after a call. Cold paths (stops, faults, check
@@ -30,18 +32,23 @@ use std::mem::offset_of;
 
 const RAX: u8 = 0;
 const RCX: u8 = 1;
-/// Host registers that may hold guest registers, best first (callee-saved ones survive calls
-/// without a reload, but every call reloads anyway, so the order only matters for encoding).
-const POOL: [u8; 8] = [3, 5, 6, 7, 8, 9, 10, 11];
-/// The mode register (cost left, or packed word 0): the last of the pool.
-const MODE_REG: u8 = 11;
+/// Host registers that may hold guest registers, best first (those needing no REX prefix
+/// first, for shorter code).
+const POOL: [u8; 10] = [3, 5, 6, 7, 8, 9, 12, 14, 10, 11];
+/// The registers of the mode's hot counters (cost left, or packed words 0 and 1): the last of
+/// the pool, so that fewer guest registers lose theirs.
+const MODE_REGS: [u8; 2] = [11, 10];
 
 // Frame slots, from rsp.
 const LAST_PAGE: i32 = 0;
 const SAVED_T: i32 = 8;
-const MODE_HOME: i32 = 16;
-/// Packed words 1.. (word 0 lives at `MODE_HOME`).
-const PACKED: i32 = 16;
+/// The `RvxCtx` pointer.
+const CTX: i32 = 16;
+/// The mode's counters: the cost left, or the packed words (each register's home when it is
+/// spilled); the guest registers follow.
+const PACKED: i32 = 24;
+/// The cost left, in cost mode.
+const COST_HOME: i32 = PACKED;
 
 const CTX_PC: i32 = offset_of!(RvxCtx, pc) as i32;
 const CTX_BUDGET: i32 = offset_of!(RvxCtx, budget) as i32;
@@ -93,11 +100,13 @@ struct Emitter<'a> {
     host_of: [Option<u8>; 33],
     /// (guest, host) pairs.
     mapped: Vec<(u8, u8)>,
-    /// Whether `MODE_REG` is the mode register.
-    mode_reg: bool,
+    /// The registers holding the mode's first counters ([`MODE_REGS`]), homed at `PACKED`.
+    mode_regs: Vec<u8>,
     cold: Vec<Cold>,
     /// Bytes below the saved registers.
     frame: i32,
+    /// Where the guest registers live in the frame.
+    regs_home: i32,
     /// Where `rvx_run`'s table of block addresses will live.
     table: *const usize,
 }
@@ -112,11 +121,15 @@ pub(super) fn emit(
     let ops = Assembler::new().map_err(|e| CompileError::Jit {
         message: format!("cannot map memory for code: {e}"),
     })?;
-    let mode_reg = plan.mode != LiftMode::Pure;
+    let mode_regs: Vec<u8> = match plan.mode {
+        LiftMode::Pure => Vec::new(),
+        LiftMode::Cost => MODE_REGS[..1].to_vec(),
+        LiftMode::Metered => MODE_REGS[..plan.layout.words().min(MODE_REGS.len())].to_vec(),
+    };
     let pool: Vec<u8> = POOL
         .iter()
         .copied()
-        .filter(|&h| !(mode_reg && h == MODE_REG))
+        .filter(|h| !mode_regs.contains(h))
         .collect();
     let mut host_of = [None; 33];
     let mut mapped = Vec::new();
@@ -131,7 +144,8 @@ pub(super) fn emit(
     } else {
         1
     };
-    let mut frame = PACKED + 8 * words as i32;
+    let regs_home = PACKED + 8 * words as i32;
+    let mut frame = regs_home + 4 * 32;
     if frame % 16 == 0 {
         frame += 8;
     }
@@ -142,9 +156,10 @@ pub(super) fn emit(
         labels: vec![None; program.code().len()],
         host_of,
         mapped,
-        mode_reg,
+        mode_regs,
         cold: Vec::new(),
         frame,
+        regs_home,
         table: table.as_ptr(),
     };
     for planned in &plan.blocks {
@@ -185,8 +200,8 @@ impl Emitter<'_> {
         if let Some(h) = self.host(guest) {
             return h;
         }
-        let disp = 4 * i32::from(guest);
-        dynasm!(self.ops ; .arch x64 ; mov Rd(scratch), DWORD [r14 + disp]);
+        let disp = self.regs_home + 4 * i32::from(guest);
+        dynasm!(self.ops ; .arch x64 ; mov Rd(scratch), DWORD [rsp + disp]);
         scratch
     }
 
@@ -207,8 +222,8 @@ impl Emitter<'_> {
             Some(h) if h == src => {}
             Some(h) => dynasm!(self.ops ; .arch x64 ; mov Rd(h), Rd(src)),
             None => {
-                let disp = 4 * i32::from(guest);
-                dynasm!(self.ops ; .arch x64 ; mov DWORD [r14 + disp], Rd(src));
+                let disp = self.regs_home + 4 * i32::from(guest);
+                dynasm!(self.ops ; .arch x64 ; mov DWORD [rsp + disp], Rd(src));
             }
         }
     }
@@ -222,21 +237,22 @@ impl Emitter<'_> {
         match self.host(guest) {
             Some(h) => dynasm!(self.ops ; .arch x64 ; mov Rd(h), value),
             None => {
-                let disp = 4 * i32::from(guest);
-                dynasm!(self.ops ; .arch x64 ; mov DWORD [r14 + disp], value);
+                let disp = self.regs_home + 4 * i32::from(guest);
+                dynasm!(self.ops ; .arch x64 ; mov DWORD [rsp + disp], value);
             }
         }
     }
 
-    /// Writes the host-held guest registers to the array, and the mode register to its slot.
+    /// Writes the host-held guest registers and the mode's counters to their frame slots.
     fn spill(&mut self) {
         for i in 0..self.mapped.len() {
             let (guest, host) = self.mapped[i];
-            let disp = 4 * i32::from(guest);
-            dynasm!(self.ops ; .arch x64 ; mov DWORD [r14 + disp], Rd(host));
+            let disp = self.regs_home + 4 * i32::from(guest);
+            dynasm!(self.ops ; .arch x64 ; mov DWORD [rsp + disp], Rd(host));
         }
-        if self.mode_reg {
-            dynasm!(self.ops ; .arch x64 ; mov [rsp + MODE_HOME], r11);
+        for i in 0..self.mode_regs.len() {
+            let (host, home) = (self.mode_regs[i], PACKED + 8 * i as i32);
+            dynasm!(self.ops ; .arch x64 ; mov [rsp + home], Rq(host));
         }
     }
 
@@ -244,11 +260,12 @@ impl Emitter<'_> {
     fn reload(&mut self) {
         for i in 0..self.mapped.len() {
             let (guest, host) = self.mapped[i];
-            let disp = 4 * i32::from(guest);
-            dynasm!(self.ops ; .arch x64 ; mov Rd(host), DWORD [r14 + disp]);
+            let disp = self.regs_home + 4 * i32::from(guest);
+            dynasm!(self.ops ; .arch x64 ; mov Rd(host), DWORD [rsp + disp]);
         }
-        if self.mode_reg {
-            dynasm!(self.ops ; .arch x64 ; mov r11, [rsp + MODE_HOME]);
+        for i in 0..self.mode_regs.len() {
+            let (host, home) = (self.mode_regs[i], PACKED + 8 * i as i32);
+            dynasm!(self.ops ; .arch x64 ; mov Rq(host), [rsp + home]);
         }
     }
 
@@ -261,21 +278,22 @@ impl Emitter<'_> {
             ; .arch x64
             ; push rbx ; push rbp ; push r12 ; push r13 ; push r14 ; push r15
             ; sub rsp, frame
-            ; mov r12, rdi
-            ; mov r13, [r12 + CTX_BUDGET]
-            ; mov r14, [r12 + CTX_REGS]
-            ; mov r15, [r12 + CTX_MEM]
+            ; mov [rsp + CTX], rdi
+            ; mov r13, [rdi + CTX_BUDGET]
+            ; mov r15, [rdi + CTX_MEM]
+            ; mov rcx, [rdi + CTX_REGS]
         );
+        self.copy_regs(true);
         match self.plan.mode {
             LiftMode::Pure => {}
             LiftMode::Cost => dynasm!(self.ops
                 ; .arch x64
-                ; mov rax, [r12 + CTX_MAX_COST]
-                ; sub rax, [r12 + CTX_COST]
-                ; mov [rsp + MODE_HOME], rax
+                ; mov rax, [rdi + CTX_MAX_COST]
+                ; sub rax, [rdi + CTX_COST]
+                ; mov [rsp + COST_HOME], rax
             ),
             LiftMode::Metered => {
-                dynasm!(self.ops ; .arch x64 ; mov rdx, [r12 + CTX_PACKED]);
+                dynasm!(self.ops ; .arch x64 ; mov rdx, [rdi + CTX_PACKED]);
                 for w in 0..self.plan.layout.words() as i32 {
                     let (from, to) = (8 * w, PACKED + 8 * w);
                     dynasm!(self.ops ; .arch x64 ; mov rax, [rdx + from] ; mov [rsp + to], rax);
@@ -283,19 +301,30 @@ impl Emitter<'_> {
                 dynasm!(self.ops
                     ; .arch x64
                     ; mov DWORD [rsp + LAST_PAGE], -1
-                    ; mov [r12 + CTX_REFILL], r13
-                    ; mov DWORD [r12 + CTX_PASSES], 0
+                    ; mov [rdi + CTX_REFILL], r13
+                    ; mov DWORD [rdi + CTX_PASSES], 0
                 );
             }
         }
+        // Before `reload`, which may reuse rdi.
+        dynasm!(self.ops ; .arch x64 ; mov ecx, [rdi + CTX_PC]);
         self.reload();
-        dynasm!(self.ops
-            ; .arch x64
-            ; mov ecx, [r12 + CTX_PC]
-            ; ->dispatch:
-        );
+        dynasm!(self.ops ; .arch x64 ; ->dispatch:);
         self.emit_dispatch();
         entry
+    }
+
+    /// Copies the guest registers between the array at `rcx` and the frame (`into_frame`) or
+    /// back, through `rax`.
+    fn copy_regs(&mut self, into_frame: bool) {
+        for i in 0..16 {
+            let (array, frame) = (8 * i, self.regs_home + 8 * i);
+            if into_frame {
+                dynasm!(self.ops ; .arch x64 ; mov rax, [rcx + array] ; mov [rsp + frame], rax);
+            } else {
+                dynasm!(self.ops ; .arch x64 ; mov rax, [rsp + frame] ; mov [rcx + array], rax);
+            }
+        }
     }
 
     /// Jumps to the block at guest address `ecx`, or hands off there.
@@ -323,23 +352,32 @@ impl Emitter<'_> {
         dynasm!(self.ops
             ; .arch x64
             ; ->handoff_at_ecx:
-            ; mov [r12 + CTX_PC], ecx
+            ; mov rdx, [rsp + CTX]
+            ; mov [rdx + CTX_PC], ecx
             ; ->handoff:
             ; mov eax, EXIT_HANDOFF as i32
             ; ->exit:
         );
         self.spill();
-        dynasm!(self.ops ; .arch x64 ; mov [r12 + CTX_BUDGET], r13);
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdx, [rsp + CTX]
+            ; mov [rdx + CTX_BUDGET], r13
+            ; mov rcx, [rdx + CTX_REGS]
+            ; mov r8d, eax
+        );
+        self.copy_regs(false);
+        dynasm!(self.ops ; .arch x64 ; mov eax, r8d);
         match self.plan.mode {
             LiftMode::Pure => {}
             LiftMode::Cost => dynasm!(self.ops
                 ; .arch x64
-                ; mov rdx, [r12 + CTX_MAX_COST]
-                ; sub rdx, [rsp + MODE_HOME]
-                ; mov [r12 + CTX_COST], rdx
+                ; mov rcx, [rdx + CTX_MAX_COST]
+                ; sub rcx, [rsp + COST_HOME]
+                ; mov [rdx + CTX_COST], rcx
             ),
             LiftMode::Metered => {
-                dynasm!(self.ops ; .arch x64 ; mov rdx, [r12 + CTX_PACKED]);
+                dynasm!(self.ops ; .arch x64 ; mov rdx, [rdx + CTX_PACKED]);
                 for w in 0..self.plan.layout.words() as i32 {
                     let (from, to) = (PACKED + 8 * w, 8 * w);
                     dynasm!(self.ops ; .arch x64 ; mov rcx, [rsp + from] ; mov [rdx + to], rcx);
@@ -361,7 +399,12 @@ impl Emitter<'_> {
         let pc = planned.pc as i32;
         dynasm!(self.ops ; .arch x64 ; =>label);
         if block.handoff {
-            dynasm!(self.ops ; .arch x64 ; mov DWORD [r12 + CTX_PC], pc ; jmp ->handoff);
+            dynasm!(self.ops
+                ; .arch x64
+                ; mov rdx, [rsp + CTX]
+                ; mov DWORD [rdx + CTX_PC], pc
+                ; jmp ->handoff
+            );
             return;
         }
         let len = block.len() as u32;
@@ -422,11 +465,11 @@ impl Emitter<'_> {
     }
 
     fn add_packed(&mut self, word: usize, add: u64) {
-        if word == 0 {
+        if let Some(&host) = self.mode_regs.get(word) {
             if let Ok(imm) = i32::try_from(add) {
-                dynasm!(self.ops ; .arch x64 ; add r11, imm);
+                dynasm!(self.ops ; .arch x64 ; add Rq(host), imm);
             } else {
-                dynasm!(self.ops ; .arch x64 ; mov rax, QWORD add as i64 ; add r11, rax);
+                dynasm!(self.ops ; .arch x64 ; mov rax, QWORD add as i64 ; add Rq(host), rax);
             }
             return;
         }
@@ -776,15 +819,22 @@ impl Emitter<'_> {
         let pc = self.program.pc_of(idx);
         self.spill();
         let (index, pc_imm) = (insn.imm as i32, pc as i32);
+        dynasm!(self.ops ; .arch x64 ; mov rdx, [rsp + CTX] ; mov rcx, [rdx + CTX_REGS]);
+        self.copy_regs(false);
         dynasm!(self.ops
             ; .arch x64
-            ; mov rdi, [r12 + CTX_HOST]
+            ; mov rdi, [rdx + CTX_HOST]
+            ; mov rax, [rdx + CTX_CUSTOM]
             ; mov esi, index
             ; mov edx, pc_imm
-            ; mov rcx, r14
-            ; call QWORD [r12 + CTX_CUSTOM]
+            ; call rax
+            ; mov [rsp + SAVED_T], eax
+            ; mov rdx, [rsp + CTX]
+            ; mov rcx, [rdx + CTX_REGS]
         );
+        self.copy_regs(true);
         self.reload();
+        dynasm!(self.ops ; .arch x64 ; mov eax, [rsp + SAVED_T]);
         let fault = self.stop(pc, from_end, 0);
         // Custom instructions end their block; the next instruction starts one (the code
         // always ends with a filler instruction).
@@ -795,7 +845,8 @@ impl Emitter<'_> {
             ; je =>next
             ; cmp eax, CUSTOM_JUMP as i32
             ; jne =>fault
-            ; mov ecx, [r12 + CTX_PC]
+            ; mov rdx, [rsp + CTX]
+            ; mov ecx, [rdx + CTX_PC]
             ; jmp ->dispatch
         );
     }
@@ -818,7 +869,12 @@ impl Emitter<'_> {
                         }
                     }
                     let pc = pc as i32;
-                    dynasm!(self.ops ; .arch x64 ; mov DWORD [r12 + CTX_PC], pc ; jmp ->handoff);
+                    dynasm!(self.ops
+                        ; .arch x64
+                        ; mov rdx, [rsp + CTX]
+                        ; mov DWORD [rdx + CTX_PC], pc
+                        ; jmp ->handoff
+                    );
                 }
                 Cold::CheckPoint {
                     label,
@@ -833,7 +889,7 @@ impl Emitter<'_> {
                     self.spill();
                     dynasm!(self.ops
                         ; .arch x64
-                        ; mov rdi, r12
+                        ; mov rdi, [rsp + CTX]
                         ; mov esi, off
                         ; mov rdx, r13
                         ; mov ecx, len
@@ -851,8 +907,9 @@ impl Emitter<'_> {
                         ; mov DWORD [rsp + LAST_PAGE], -1
                         ; jmp =>back
                         ; stopped:
-                        ; mov DWORD [r12 + CTX_PC], pc
-                        ; mov eax, [r12 + CTX_STOP]
+                        ; mov rdx, [rsp + CTX]
+                        ; mov DWORD [rdx + CTX_PC], pc
+                        ; mov eax, [rdx + CTX_STOP]
                         ; jmp ->exit
                     );
                 }
@@ -865,35 +922,41 @@ impl Emitter<'_> {
                     dynasm!(self.ops
                         ; .arch x64
                         ; =>label
-                        ; lea rdx, [r13 + from_end]
-                        ; cmp rdx, [r12 + CTX_REFILL]
+                        ; mov [rsp + SAVED_T], ecx
+                        ; mov rdx, [rsp + CTX]
+                        ; lea rcx, [r13 + from_end]
+                        ; cmp rcx, [rdx + CTX_REFILL]
                         ; ja >before
                         ; mov [rsp + LAST_PAGE], eax
-                        ; mov rdx, [r12 + CTX_INTERVAL_OF]
-                        ; mov edx, [rdx + rax * 4]
-                        ; cmp edx, [r12 + CTX_INTERVAL]
-                        ; je =>back
+                        ; mov rcx, [rdx + CTX_INTERVAL_OF]
+                        ; mov ecx, [rcx + rax * 4]
+                        ; cmp ecx, [rdx + CTX_INTERVAL]
+                        ; je >done
                     );
-                    self.emit_touch_call(touch_new as *const () as usize as i64, back);
-                    dynasm!(self.ops ; .arch x64 ; before:);
-                    self.emit_touch_call(touch_before as *const () as usize as i64, back);
+                    self.emit_touch_call(touch_new as *const () as usize as i64);
+                    dynasm!(self.ops ; .arch x64 ; jmp >done ; before:);
+                    self.emit_touch_call(touch_before as *const () as usize as i64);
+                    dynasm!(self.ops
+                        ; .arch x64
+                        ; done:
+                        ; mov ecx, [rsp + SAVED_T]
+                        ; jmp =>back
+                    );
                 }
             }
         }
     }
 
-    /// Calls `function(ctx, page = eax)`, keeping `ecx`, then jumps to `back`.
-    fn emit_touch_call(&mut self, function: i64, back: DynamicLabel) {
-        dynasm!(self.ops ; .arch x64 ; mov [rsp + SAVED_T], ecx);
+    /// Calls `function(ctx = rdx, page = eax)`.
+    fn emit_touch_call(&mut self, function: i64) {
         self.spill();
         dynasm!(self.ops
             ; .arch x64
-            ; mov rdi, r12
+            ; mov rdi, rdx
             ; mov esi, eax
             ; mov rax, QWORD function
             ; call rax
         );
         self.reload();
-        dynasm!(self.ops ; .arch x64 ; mov ecx, [rsp + SAVED_T] ; jmp =>back);
     }
 }
