@@ -2,6 +2,7 @@
 //! this machine: gcc always, clang when installed (its checks are skipped with a note if not).
 
 use rvx::backend::rvr::cache::{self, Artifact, ArtifactCache, CacheKey};
+use rvx::backend::rvr::CStyle;
 use rvx::backend::rvr::compiler::{
     find_compiler, find_compiler_with_env, CCompiler, CompileError, CompilerKind,
     CompilerPreference,
@@ -325,7 +326,7 @@ fn fake_path(names: &[&str]) -> (tempfile::TempDir, OsString) {
 }
 
 #[test]
-fn auto_prefers_the_environment_then_gcc_then_the_newest_clang() {
+fn auto_prefers_the_environment_then_a_tail_calling_clang_then_gcc_then_older_clang() {
     let (_gcc_dir, gcc_only) = fake_path(&["gcc", "cc"]);
     let env = |k: &str| (k == "PATH").then(|| gcc_only.clone());
     let c = find_compiler_with_env(&CompilerPreference::Auto, &env).expect("gcc is installed");
@@ -333,11 +334,24 @@ fn auto_prefers_the_environment_then_gcc_then_the_newest_clang() {
     let err = find_compiler_with_env(&CompilerPreference::Clang, &env).unwrap_err();
     assert!(err.to_string().contains("clang: not on PATH"), "{err}");
 
+    // gcc is preferred to a clang older than 19: it optimises the one-function shape better.
+    let (_old_dir, old) = fake_path(&["gcc", "cc", "clang", "clang-14"]);
+    let env = |k: &str| (k == "PATH").then(|| old.clone());
+    let auto = find_compiler_with_env(&CompilerPreference::Auto, &env).unwrap();
+    let clang = find_compiler_with_env(&CompilerPreference::Clang, &env);
+    if clang.is_ok_and(|c| c.style() == CStyle::OneFunction) {
+        assert_eq!(auto.kind, CompilerKind::Gcc);
+    }
+    // A clang that guarantees tail calls is preferred to gcc: it gets one function per block.
     let (_all_dir, all) = fake_path(&["gcc", "cc", "clang", "clang-14", "clang-19"]);
     let env = |k: &str| (k == "PATH").then(|| all.clone());
     let auto = find_compiler_with_env(&CompilerPreference::Auto, &env).unwrap();
-    // gcc is preferred when both are there: it optimises the generated code better.
-    assert_eq!(auto.kind, CompilerKind::Gcc);
+    match find_compiler_with_env(&CompilerPreference::Clang, &env) {
+        Ok(clang) if matches!(clang.style(), CStyle::TailCalls { .. }) => {
+            assert_eq!(auto, clang)
+        }
+        _ => assert_eq!(auto.kind, CompilerKind::Gcc),
+    }
     let (_clang_dir, clang_only) = fake_path(&["clang", "clang-14", "clang-19"]);
     let env = |k: &str| (k == "PATH").then(|| clang_only.clone());
     match find_compiler(CompilerPreference::Clang) {

@@ -63,7 +63,9 @@ impl PackedLayout {
         // must fit below the guard bit.
         let passes =
             |bits: u32| -> u64 { ((1u64 << (bits - 1)) / check_insns.max(1)).saturating_sub(1) };
-        let field_bits = [16, 21, 32]
+        // Fields are whole lanes of a vector (16, 32 or 64 bits), so code may add a block's rows
+        // to several chips with one vector add.
+        let field_bits = [16, 32]
             .into_iter()
             .find(|&bits| passes(bits) >= 16)
             .unwrap_or(64);
@@ -102,6 +104,12 @@ impl PackedLayout {
     /// Number of packed words.
     pub fn words(&self) -> usize {
         self.words
+    }
+
+    /// Bits per field: 16, 32 or 64. Field `f` of word `w` is lane `w * 64 / bits + f` of the
+    /// words read as an array of `bits`-bit little-endian lanes.
+    pub fn field_bits(&self) -> u32 {
+        self.field_bits
     }
 
     /// Check points compiled code may pass in one call before its fields could overflow.

@@ -204,6 +204,71 @@ impl Insn {
         }
     }
 
+    /// The guest registers compiled code reads (up to two) and writes for this instruction; x0
+    /// and the scratch slot never appear. System and extension instructions, which reach
+    /// registers through the machine state rather than as operands, list none.
+    pub fn register_uses(&self) -> ([Option<u8>; 2], Option<u8>) {
+        let some = |r: u8| (r != 0 && r != SCRATCH_REG).then_some(r);
+        let (reads, write) = match self.op {
+            Op::Li | Op::Jal => ([None, None], some(self.rd)),
+            Op::Addi
+            | Op::Slti
+            | Op::Sltiu
+            | Op::Xori
+            | Op::Ori
+            | Op::Andi
+            | Op::Slli
+            | Op::Srli
+            | Op::Srai
+            | Op::Lb
+            | Op::Lh
+            | Op::Lw
+            | Op::Lbu
+            | Op::Lhu
+            | Op::Jalr => ([some(self.rs1), None], some(self.rd)),
+            Op::Sb
+            | Op::Sh
+            | Op::Sw
+            | Op::Beq
+            | Op::Bne
+            | Op::Blt
+            | Op::Bge
+            | Op::Bltu
+            | Op::Bgeu => ([some(self.rs1), some(self.rs2)], None),
+            Op::Add
+            | Op::Sub
+            | Op::Sll
+            | Op::Slt
+            | Op::Sltu
+            | Op::Xor
+            | Op::Srl
+            | Op::Sra
+            | Op::Or
+            | Op::And
+            | Op::Mul
+            | Op::Mulh
+            | Op::Mulhsu
+            | Op::Mulhu
+            | Op::Div
+            | Op::Divu
+            | Op::Rem
+            | Op::Remu => ([some(self.rs1), some(self.rs2)], some(self.rd)),
+            Op::BadBranch
+            | Op::Nop
+            | Op::Terminate
+            | Op::HintStoreW
+            | Op::HintBuffer
+            | Op::Reveal
+            | Op::HintInput
+            | Op::PrintStr
+            | Op::HintRandom
+            | Op::Custom
+            | Op::Illegal
+            | Op::NoInstruction => ([None, None], None),
+        };
+        (reads, write)
+    }
+
     /// An instruction that faults as illegal.
     pub const ILLEGAL: Insn = Insn::new(Op::Illegal, 0, 0, 0, 0);
     /// The filler for addresses without an instruction.

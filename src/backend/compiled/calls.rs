@@ -1,6 +1,9 @@
 //! The Rust functions compiled code calls: custom instructions, and in metered mode passing a
-//! check point and recording page touches (machine code calls these; C code has its own
-//! copies of the two metering ones, compiled with it).
+//! check point and recording page touches. Every compiling backend calls these same functions
+//! (machine code directly, recompiled C through [`RvxCtx::pass_check_point`]). Recompiled C
+//! records page touches itself, inline, with the same rules as [`touch_new`] and
+//! [`touch_before`] (a call on that path would cost every block that accesses memory a stack
+//! frame).
 
 use super::abi::{
     RvxCtx, CUSTOM_CONTINUE, CUSTOM_FAULT, CUSTOM_JUMP, EXIT_CHECK_POINT, EXIT_HANDOFF,
@@ -24,7 +27,7 @@ pub(super) struct Host<'a> {
 }
 
 /// Makes room in the recent-page list.
-pub(super) extern "C" fn grow_recent(ctx: *mut RvxCtx) {
+extern "C" fn grow_recent(ctx: *mut RvxCtx) {
     // SAFETY: `ctx` is the live context of the call, and its `meter` the `PageTracker` whose
     // recent list it holds (`MeteredEntry::enter`); the code wrote `recent_len` entries.
     unsafe {

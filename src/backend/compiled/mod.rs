@@ -24,7 +24,7 @@ use crate::metering::{PackedLayout, PageTracker, RawPages, SegmentationState};
 use crate::program::Program;
 use crate::state::VmState;
 use abi::{RvxCtx, EXIT_CHECK_POINT};
-use calls::{custom_callback, grow_recent, Host};
+use calls::{custom_callback, pass_check_point, Host};
 use std::ffi::c_void;
 use std::io::Write;
 
@@ -135,7 +135,7 @@ impl CompiledCode<'_> {
             refill: 0,
             max_passes: 0,
             page_limit: 0,
-            pad: 0,
+            check_len: 0,
             packed: std::ptr::null_mut(),
             mark_packed: std::ptr::null_mut(),
             mark_block: 0,
@@ -150,7 +150,7 @@ impl CompiledCode<'_> {
             recent_len: 0,
             recent_cap: 0,
             meter: std::ptr::null_mut(),
-            grow_recent: Some(grow_recent),
+            pass_check_point: Some(pass_check_point),
             cost: 0,
             max_cost: 0,
             host: std::ptr::null_mut(),

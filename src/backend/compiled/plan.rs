@@ -8,7 +8,6 @@
 use crate::backend::rvr::LiftMode;
 use crate::metering::PackedLayout;
 use crate::program::blocks::{backward_branches, form_blocks, loop_weights, Block};
-use crate::program::decode::Op;
 use crate::program::Program;
 
 /// One block of the plan.
@@ -84,70 +83,106 @@ impl CodePlan {
 
 /// Guest registers x1..x31 ordered by how often compiled code is likely to use them: each
 /// read or write counts its instruction's loop weight ([`loop_weights`]).
-fn rank_registers(program: &Program) -> Vec<u8> {
+pub fn rank_registers(program: &Program) -> Vec<u8> {
     let weights = loop_weights(program.code().len(), &backward_branches(program));
+    rank_by_use(program, 0..program.code().len(), &weights)
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// Guest registers x1..x31 with their uses by the instructions `range`, each counting its
+/// weight, most used first.
+fn rank_by_use(
+    program: &Program,
+    range: std::ops::Range<usize>,
+    weights: &[u64],
+) -> Vec<(u8, u64)> {
     let mut uses = [0u64; 33];
-    for (insn, &w) in program.code().iter().zip(&weights) {
-        let (reads, writes): (&[u8], Option<u8>) = match insn.op {
-            Op::Li | Op::Jal => (&[], Some(insn.rd)),
-            Op::Addi
-            | Op::Slti
-            | Op::Sltiu
-            | Op::Xori
-            | Op::Ori
-            | Op::Andi
-            | Op::Slli
-            | Op::Srli
-            | Op::Srai
-            | Op::Lb
-            | Op::Lh
-            | Op::Lw
-            | Op::Lbu
-            | Op::Lhu
-            | Op::Jalr => (std::slice::from_ref(&insn.rs1), Some(insn.rd)),
-            Op::Sb
-            | Op::Sh
-            | Op::Sw
-            | Op::Beq
-            | Op::Bne
-            | Op::Blt
-            | Op::Bge
-            | Op::Bltu
-            | Op::Bgeu => (&[insn.rs1, insn.rs2][..], None),
-            Op::Nop | Op::Custom => (&[], None),
-            op if is_register_alu(op) => (&[insn.rs1, insn.rs2][..], Some(insn.rd)),
-            _ => (&[], None),
-        };
-        for &r in reads.iter().chain(writes.as_ref()) {
+    for (insn, &w) in program.code()[range.clone()].iter().zip(&weights[range]) {
+        let (reads, write) = insn.register_uses();
+        for r in reads.into_iter().chain([write]).flatten() {
             uses[usize::from(r)] += w;
         }
     }
-    let mut rank: Vec<u8> = (1..32).collect();
-    rank.sort_by_key(|&r| (std::cmp::Reverse(uses[usize::from(r)]), r));
+    let mut rank: Vec<(u8, u64)> = (1..32).map(|r| (r, uses[usize::from(r)])).collect();
+    rank.sort_by_key(|&(r, n)| (std::cmp::Reverse(n), r));
     rank
 }
 
-/// Whether `op` is a register-register ALU operation (`rd = rs1 op rs2`).
-fn is_register_alu(op: Op) -> bool {
-    matches!(
-        op,
-        Op::Add
-            | Op::Sub
-            | Op::Sll
-            | Op::Slt
-            | Op::Sltu
-            | Op::Xor
-            | Op::Srl
-            | Op::Sra
-            | Op::Or
-            | Op::And
-            | Op::Mul
-            | Op::Mulh
-            | Op::Mulhsu
-            | Op::Mulhu
-            | Op::Div
-            | Op::Divu
-            | Op::Rem
-            | Op::Remu
-    )
+/// Which guest registers compiled code keeps in its register slots, per region of the
+/// program.
+///
+/// A single program-wide choice is a guess about which loop is hot, and a wrong one leaves a
+/// hot loop's registers in memory. So each *loop region* (a maximal stretch of code spanned by
+/// backward branches and their targets) gets the slots for the registers it uses most, and
+/// the rest of the code, and every place code is entered indirectly or left, uses the default
+/// map. A region's map keeps the default map's registers in the same slots wherever it can,
+/// so that moving between a region and the rest of the code moves only the registers that
+/// differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterMaps {
+    /// `maps[m][slot]`: the guest register code using map `m` keeps in `slot`. Map 0 is the
+    /// default.
+    pub maps: Vec<Vec<u8>>,
+    /// Per code index, the map its code uses.
+    pub map_of: Vec<u32>,
+}
+
+impl RegisterMaps {
+    /// The maps of `program` for code with `slots` register slots.
+    pub fn new(program: &Program, slots: usize) -> RegisterMaps {
+        let len = program.code().len();
+        let loops = backward_branches(program);
+        let weights = loop_weights(len, &loops);
+        let default: Vec<u8> = rank_by_use(program, 0..len, &weights)
+            .into_iter()
+            .take(slots)
+            .map(|(r, _)| r)
+            .collect();
+        let mut spans: Vec<(usize, usize)> = loops
+            .iter()
+            .map(|&(target, branch)| (target, branch + 1))
+            .collect();
+        spans.sort_unstable();
+        let mut regions: Vec<(usize, usize)> = Vec::new();
+        for (start, end) in spans {
+            match regions.last_mut() {
+                Some(last) if start < last.1 => last.1 = last.1.max(end),
+                _ => regions.push((start, end)),
+            }
+        }
+        let mut maps = vec![default.clone()];
+        let mut map_of = vec![0u32; len];
+        for (start, end) in regions {
+            let hot: Vec<u8> = rank_by_use(program, start..end, &weights)
+                .into_iter()
+                .filter(|&(_, n)| n > 0)
+                .take(slots)
+                .map(|(r, _)| r)
+                .collect();
+            // Start from the default map; give the slots of registers the region does not
+            // need to the hot ones it lacks.
+            let mut map = default.clone();
+            let lacking: Vec<u8> = hot.iter().copied().filter(|r| !map.contains(r)).collect();
+            let mut missing = lacking.iter();
+            for slot in map.iter_mut() {
+                if !hot.contains(slot) {
+                    match missing.next() {
+                        Some(&r) => *slot = r,
+                        None => break,
+                    }
+                }
+            }
+            let id = match maps.iter().position(|m| *m == map) {
+                Some(id) => id,
+                None => {
+                    maps.push(map);
+                    maps.len() - 1
+                }
+            };
+            map_of[start..end].fill(id as u32);
+        }
+        RegisterMaps { maps, map_of }
+    }
 }

@@ -7,6 +7,7 @@
 //! compiler succeeded, so `output` is either absent, the previous file, or a complete library.
 
 use super::cache::TempFile;
+use super::lift::CStyle;
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
@@ -108,8 +109,9 @@ pub enum CompilerKind {
 /// Which C compiler [`find_compiler`] looks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum CompilerPreference {
-    /// `RVX_CC`, else `CC` (if set and non-empty: that one or an error), else gcc (`gcc`, then
-    /// `cc`), else the newest clang on `PATH`, else the `cc` crate's default compiler.
+    /// `RVX_CC`, else `CC` (if set and non-empty: that one or an error), else the newest clang
+    /// on `PATH` if it is clang 19 or newer, else gcc (`gcc`, then `cc`), else an older clang,
+    /// else the `cc` crate's default compiler.
     #[default]
     Auto,
     /// The newest clang on `PATH` (`clang` or `clang-N`, N = 40 down to 14).
@@ -184,10 +186,18 @@ pub fn find_compiler_with_env(
                     tried: vec![format!("{var}={}: {why}", value.to_string_lossy())],
                 });
             }
-            // gcc first: the generated code is one function with computed gotos, which gcc
-            // optimises far better (about 2x faster guest code on the bundled guests).
+            // A clang that guarantees tail calls in `preserve_none` first: it gets one small
+            // function per block (the fastest code). Otherwise gcc, which optimises the
+            // one-function shape far better than clang does (about 2x faster guest code).
+            let clang = find_clang(path_var, &mut tried);
+            if clang
+                .as_ref()
+                .is_some_and(|c| matches!(c.style(), CStyle::TailCalls { .. }))
+            {
+                return Ok(clang.expect("checked above"));
+            }
             find_gcc(path_var, &mut tried)
-                .or_else(|| find_clang(path_var, &mut tried))
+                .or(clang)
                 .or_else(|| cc_crate_default(path_var, &mut tried))
         }
     };
@@ -376,6 +386,23 @@ impl CCompiler {
             .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
             .filter(|word| word.starts_with(|c: char| c.is_ascii_digit()) && word.contains('.'))
             .find_map(|word| word.split('.').next()?.parse().ok())
+    }
+
+    /// The shape of C this compiler gets: one function per block with guaranteed tail calls
+    /// where it supports them (clang 19 and newer, whose `preserve_none` convention passes
+    /// 12 integer arguments in registers on x86-64 and 23 on aarch64), else one function.
+    pub fn style(&self) -> CStyle {
+        let register_args = match std::env::consts::ARCH {
+            "x86_64" => 11,
+            "aarch64" => 23,
+            _ => return CStyle::OneFunction,
+        };
+        match (self.kind, self.major_version()) {
+            (CompilerKind::Clang, Some(major)) if major >= 19 => {
+                CStyle::TailCalls { register_args }
+            }
+            _ => CStyle::OneFunction,
+        }
     }
 
     /// The flags [`compile_shared`](Self::compile_shared) passes (part of cache keys).

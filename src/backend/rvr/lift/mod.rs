@@ -1,0 +1,325 @@
+//! The lifter: a decoded program to one C translation unit.
+//!
+//! The C comes in one of two shapes ([`CStyle`]), chosen by what the compiler guarantees:
+//! - [`CStyle::TailCalls`] (clang 19 and newer): one function per block ([`tail_calls`]). The
+//!   most used guest registers are arguments of every block function, and a block continues
+//!   with a guaranteed tail call (`musttail`) under a calling convention that passes many
+//!   arguments in registers and saves none (`preserve_none`), so hot guest registers stay in
+//!   host registers across blocks and every function is small for the compiler to optimise.
+//! - [`CStyle::OneFunction`] (any other GNU C compiler): one function for the whole program
+//!   ([`one_function`]), blocks as labels, guest registers in locals, direct branches as
+//!   `goto`s, indirect jumps as computed `goto`s. It needs no tail-call guarantee; gcc
+//!   optimises it well, clang does not.
+//!
+//! Both shapes share everything else: the statements of each instruction ([`insn`]) and each
+//! block's header (budget, metering), and they differ only in how control moves on
+//! ([`Flow`]).
+//!
+//! Each block first takes its whole length from the instruction budget, then adds what its
+//! mode meters: nothing (pure), its rows to the row counters (metered), its cost (cost). A
+//! block that does not fit the budget stops in pure and cost mode; in metered mode it calls
+//! `pass_check_point`, which passes the segment check point inside the block when it is known
+//! to pass, marking it, and otherwise stops. A cost block whose cost does not fit stops too.
+//! A handoff instruction, a faulting access and a stop all leave with the exact pc and budget
+//! ([`crate::backend::compiled`] hands the rest to the interpreter).
+//!
+//! Metered code keeps the packed row counters ([`PackedLayout`]) in vector registers: each
+//! field is a lane, so a block adds its rows to every chip it touches with one vector add per
+//! 128 bits of counters.
+
+mod insn;
+mod one_function;
+mod tail_calls;
+
+use crate::backend::compiled::abi::{self, ABI_VERSION};
+use crate::metering::{MeterTables, PackedLayout};
+use crate::program::blocks::Block;
+use crate::program::Program;
+use std::fmt::Write;
+
+/// What the generated code meters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LiftMode {
+    /// Nothing.
+    Pure,
+    /// Chip rows per block and memory pages per access.
+    Metered,
+    /// Cost per block, against a maximum.
+    Cost,
+}
+
+impl LiftMode {
+    /// The mode's name in symbols and cache keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            LiftMode::Pure => "pure",
+            LiftMode::Metered => "metered",
+            LiftMode::Cost => "cost",
+        }
+    }
+}
+
+/// The shape of the generated C (see the [module documentation](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CStyle {
+    /// One function for the whole program, with computed gotos.
+    OneFunction,
+    /// One function per block, continuing by guaranteed tail calls; `register_args` is how
+    /// many integer arguments the calling convention passes in registers.
+    TailCalls {
+        /// Integer arguments passed in registers (12 for `preserve_none` on x86-64).
+        register_args: usize,
+    },
+}
+
+impl CStyle {
+    /// The style's name in cache keys and reports.
+    pub fn name(self) -> String {
+        match self {
+            CStyle::OneFunction => "one-function".to_string(),
+            CStyle::TailCalls { register_args } => format!("tail-calls-{register_args}"),
+        }
+    }
+}
+
+/// The C source of `program` for `mode`, in `style`.
+pub fn lift(program: &Program, mode: LiftMode, style: CStyle) -> String {
+    let lifter = Lifter::new(program, mode);
+    let mut c = String::with_capacity(program.len() * 160);
+    prelude(&mut c, &lifter);
+    match style {
+        CStyle::OneFunction => one_function::emit(&mut c, &lifter),
+        CStyle::TailCalls { register_args } => tail_calls::emit(&mut c, &lifter, register_args),
+    }
+    c
+}
+
+/// What code generation needs besides the program.
+pub(super) struct Lifter<'a> {
+    program: &'a Program,
+    tables: &'a MeterTables,
+    mode: LiftMode,
+    layout: PackedLayout,
+    blocks: Vec<Block>,
+}
+
+impl<'a> Lifter<'a> {
+    fn new(program: &'a Program, mode: LiftMode) -> Lifter<'a> {
+        Lifter {
+            program,
+            tables: program.meter_tables(),
+            mode,
+            layout: PackedLayout::for_program(program),
+            blocks: crate::program::blocks::form_blocks(program),
+        }
+    }
+
+    /// Number of row-counter vectors (`r0`, `r1`, ...) of metered code: 128 bits each.
+    fn row_vectors(&self) -> usize {
+        match self.mode {
+            LiftMode::Metered => self.layout.words().div_ceil(2),
+            _ => 0,
+        }
+    }
+
+    /// The row-counter vectors as a comma-separated list.
+    fn row_names(&self) -> Vec<String> {
+        (0..self.row_vectors()).map(|v| format!("r{v}")).collect()
+    }
+
+    /// Bytes of code indices times 4: indirect targets at or past this offset are outside the
+    /// program.
+    fn code_bytes(&self) -> usize {
+        4 * self.program.code().len()
+    }
+
+    /// Statements that store the row vectors into `pk`, an array of `2 * row_vectors` words
+    /// declared by the statements.
+    pub(super) fn store_rows(&self, pk: &str) -> String {
+        let mut s = format!("uint64_t {pk}[{}];", 2 * self.row_vectors());
+        for v in 0..self.row_vectors() {
+            write!(s, " __builtin_memcpy({pk} + {}, &r{v}, 16);", 2 * v).unwrap();
+        }
+        s
+    }
+
+    /// Statements declaring the row vectors and loading them from `ctx->packed`.
+    fn load_rows(&self) -> String {
+        let vectors = self.row_vectors();
+        let mut s = format!(
+            "    uint64_t pk_in[{}] = {{0}};\n    __builtin_memcpy(pk_in, ctx->packed, {});\n",
+            2 * vectors,
+            8 * self.layout.words()
+        );
+        for v in 0..vectors {
+            writeln!(
+                s,
+                "    rvx_lanes r{v}; __builtin_memcpy(&r{v}, pk_in + {}, 16);",
+                2 * v
+            )
+            .unwrap();
+        }
+        s
+    }
+
+    /// Statements writing the row vectors back to `ctx->packed`.
+    fn save_rows(&self) -> String {
+        format!(
+            "    {{ {} __builtin_memcpy(ctx->packed, pk_out, {}); }}\n",
+            self.store_rows("pk_out"),
+            8 * self.layout.words()
+        )
+    }
+
+    /// The statements of a block's header: take its length from the budget (stopping, or in
+    /// metered mode passing a check point, when it does not fit) and add what the mode meters.
+    fn emit_header(&self, c: &mut String, flow: &dyn Flow, block: &Block) {
+        let pc0 = self.program.pc_of(block.start);
+        let len = block.len();
+        // Subtract, then test the sign: one fused instruction on the hot path. The budget
+        // stays below 2^63 (the caller clamps it).
+        writeln!(c, "    budget -= {len}u;").unwrap();
+        match self.mode {
+            LiftMode::Metered => {
+                writeln!(
+                    c,
+                    "    if (UNLIKELY((int64_t)budget < 0)) {{ budget += {len}u; {} }}",
+                    flow.check_point(pc0, len)
+                )
+                .unwrap();
+                let rows = self.tables.range_rows(block.start, block.end);
+                self.emit_row_adds(c, &rows);
+            }
+            LiftMode::Pure | LiftMode::Cost => {
+                writeln!(
+                    c,
+                    "    if (UNLIKELY((int64_t)budget < 0)) {}",
+                    flow.hand_off(pc0, len)
+                )
+                .unwrap();
+            }
+        }
+        if self.mode == LiftMode::Cost {
+            // `cost_left` is max_cost - cost; a block runs whole only if its cost fits (a
+            // countdown and a sign test, like the budget).
+            let cost = self.tables.range_cost(block.start, block.end);
+            if cost > 0 {
+                writeln!(
+                    c,
+                    "    cost_left -= {cost};\n    if (UNLIKELY(cost_left < 0)) {{ cost_left += {cost}; {} }}",
+                    flow.hand_off(pc0, len)
+                )
+                .unwrap();
+            }
+        }
+    }
+
+    /// `rN += (rvx_lanes){...};` for each row vector a block with `rows` (chip, rows) adds to.
+    fn emit_row_adds(&self, c: &mut String, rows: &[(usize, u32)]) {
+        let bits = self.layout.field_bits();
+        let per_word = 64 / bits as usize;
+        let per_vector = 128 / bits as usize;
+        let mask = if bits == 64 {
+            u64::MAX
+        } else {
+            (1u64 << bits) - 1
+        };
+        let mut lanes = vec![0u64; self.row_vectors() * per_vector];
+        for (word, add) in self.layout.block_adds(rows) {
+            for field in 0..per_word {
+                lanes[word * per_word + field] += (add >> (field as u32 * bits)) & mask;
+            }
+        }
+        for (v, lanes) in lanes.chunks(per_vector).enumerate() {
+            if lanes.iter().any(|&l| l != 0) {
+                let list: Vec<String> = lanes.iter().map(|l| format!("{l}u")).collect();
+                writeln!(c, "    r{v} += (rvx_lanes){{{}}};", list.join(", ")).unwrap();
+            }
+        }
+    }
+}
+
+/// How generated code moves on from a point inside a block: the one thing the C styles do
+/// differently. Each method returns C statements.
+pub(super) trait Flow {
+    /// Continue with the block starting at code index `index`.
+    fn to_block(&self, index: usize) -> String;
+    /// Continue at the guest address held in the C variable `target` (an indirect jump;
+    /// anything but a block entry hands off there).
+    fn to_address(&self, target: &str) -> String;
+    /// Give the instruction at `pc` to the interpreter, returning `back` instructions to the
+    /// budget (the instruction's and those after it in the block that took them).
+    fn hand_off(&self, pc: u32, back: usize) -> String;
+    /// Metered mode: the block at `pc` of `len` instructions does not fit the budget (which
+    /// holds what was left before it): pass the check point inside it if `pass_check_point`
+    /// allows, adding the instructions it grants to the budget and running the block, or stop
+    /// there with the status it left in `ctx->stop`.
+    fn check_point(&self, pc: u32, len: usize) -> String;
+    /// Write every guest register to `regs` (before a call that reads or writes them).
+    fn regs_to_memory(&self) -> String;
+    /// Read every guest register back from `regs` (after such a call).
+    fn regs_from_memory(&self) -> String;
+}
+
+/// The slow path of a page touch in metered code (see `insn::emit_touch`): the page was not
+/// touched in the current check interval. `left` is what was left to the next stop when the
+/// instruction started; more than `ctx->refill` means it ran before the last check point
+/// passed, in the block that holds it, so the page counts in the segment and at the check
+/// point's mark but not in the new interval. Returns 0 when the list of the interval's pages is
+/// full: the caller hands the instruction to the interpreter, which makes room.
+///
+/// These are the rules of `touch_before` and `touch_new` in `backend/compiled/calls.rs`,
+/// inlined: a call here would cost every block that accesses memory a stack frame.
+const TOUCH_SLOW: &str = r#"
+static inline __attribute__((always_inline)) int rvx_touch(RvxCtx* ctx, uint32_t page, uint64_t left) {
+    if (UNLIKELY(left > ctx->refill)) {
+        if (ctx->segment_of[page] != ctx->segment) { ctx->segment_of[page] = ctx->segment; ctx->in_segment++; ctx->mark_pages++; }
+        return 1;
+    }
+    if (UNLIKELY(ctx->recent_len == ctx->recent_cap)) return 0;
+    ctx->interval_of[page] = ctx->interval;
+    ctx->recent[ctx->recent_len++] = page;
+    if (ctx->segment_of[page] != ctx->segment) { ctx->segment_of[page] = ctx->segment; ctx->in_segment++; }
+    return 1;
+}
+"#;
+
+/// What every generated file starts with: headers, helpers, the context's declaration and the
+/// symbols the loader checks.
+fn prelude(c: &mut String, lifter: &Lifter<'_>) {
+    let program = lifter.program;
+    let memory = program.config().system().memory_size();
+    c.push_str("/* Generated by rvx: do not edit. */\n#include <stdint.h>\n#include <stddef.h>\n");
+    c.push_str("#define LIKELY(x) __builtin_expect(!!(x), 1)\n#define UNLIKELY(x) __builtin_expect(!!(x), 0)\n");
+    writeln!(c, "#define BASE {}u", program.base()).unwrap();
+    writeln!(c, "#define MEM_SIZE {memory}ull").unwrap();
+    c.push_str(&abi::c_declaration());
+    writeln!(c, "const uint32_t rvx_abi_version = {ABI_VERSION};").unwrap();
+    writeln!(
+        c,
+        "const uint64_t rvx_program_fingerprint = {}ull;",
+        program.fingerprint()
+    )
+    .unwrap();
+    if lifter.mode == LiftMode::Metered {
+        c.push_str(TOUCH_SLOW);
+        let lane = match lifter.layout.field_bits() {
+            16 => "uint16_t",
+            32 => "uint32_t",
+            _ => "uint64_t",
+        };
+        writeln!(
+            c,
+            "typedef {lane} rvx_lanes __attribute__((vector_size(16)));"
+        )
+        .unwrap();
+    }
+    c.push_str(concat!(
+        "static inline uint32_t ld32(const uint8_t* m, uint32_t a) { uint32_t v; __builtin_memcpy(&v, m + a, 4); return v; }\n",
+        "static inline uint32_t ld16(const uint8_t* m, uint32_t a) { uint16_t v; __builtin_memcpy(&v, m + a, 2); return v; }\n",
+        "static inline void st32(uint8_t* m, uint32_t a, uint32_t v) { __builtin_memcpy(m + a, &v, 4); }\n",
+        "static inline void st16(uint8_t* m, uint32_t a, uint32_t v) { uint16_t w = (uint16_t)v; __builtin_memcpy(m + a, &w, 2); }\n",
+        "static inline uint32_t div32(uint32_t a, uint32_t b) { if (b == 0) return 0xffffffffu; if (a == 0x80000000u && b == 0xffffffffu) return a; return (uint32_t)((int32_t)a / (int32_t)b); }\n",
+        "static inline uint32_t rem32(uint32_t a, uint32_t b) { if (b == 0) return a; if (a == 0x80000000u && b == 0xffffffffu) return 0; return (uint32_t)((int32_t)a % (int32_t)b); }\n",
+    ));
+}
