@@ -67,7 +67,7 @@ impl PackedLayout {
         // to several chips with one vector add.
         let field_bits = [16, 32]
             .into_iter()
-            .find(|&bits| passes(bits) >= 16)
+            .find(|&bits| passes(bits) >= 1000)
             .unwrap_or(64);
         let max_block = blocks
             .iter()

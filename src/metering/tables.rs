@@ -16,6 +16,8 @@ pub struct MeterTables {
     pub fetch_cost: Vec<u32>,
     /// For each code entry, the cost of the fixed rows from it to the end of its basic block.
     pub block_cost: Vec<u64>,
+    /// The largest entry of `fetch_cost`: no instruction adds more fixed cost.
+    pub max_fetch_cost: u64,
     /// The hint-store chip, if the configuration has one.
     pub hint_chip: Option<usize>,
     /// The hint-store chip's width.
@@ -97,6 +99,7 @@ impl MeterTables {
         };
         let pointer_bits = config.system().pointer_max_bits;
         MeterTables {
+            max_fetch_cost: fetch_cost.iter().copied().max().map_or(0, u64::from),
             fetch_chip,
             fetch_cost,
             block_cost,
@@ -133,6 +136,7 @@ impl MeterTables {
     #[cfg(test)]
     pub(crate) fn for_tests(chips: usize, fetch_chip: Vec<u16>) -> MeterTables {
         MeterTables {
+            max_fetch_cost: 1,
             fetch_cost: fetch_chip.iter().map(|_| 1).collect(),
             block_cost: fetch_chip.iter().map(|_| 1).collect(),
             fetch_chip,

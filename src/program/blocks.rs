@@ -12,7 +12,7 @@
 //! instructions: each is a leader of its own, and compiled code gives control to the
 //! interpreter there.
 
-use super::decode::{BranchKind, Op};
+use super::decode::{BranchKind, Op, SCRATCH_REG};
 use super::Program;
 
 /// Whether compiled code hands `op` to the interpreter.
@@ -91,6 +91,76 @@ pub fn form_blocks(program: &Program) -> Vec<Block> {
         }
     }
     blocks
+}
+
+/// A trace: consecutive compiled blocks `start..end`, each but the last ending in a
+/// conditional branch or running on into the next, compiled as one unit for the path that
+/// falls through them all.
+///
+/// Compiled code enters a trace only where a direct branch or jump lands on its first block
+/// (its *head*), and only when the whole trace fits the budget: it then takes the trace's
+/// length and metering at once, and a branch that leaves early (a *side exit*) gives back
+/// what the rest of the trace took. Where the trace does not fit, its first block runs alone,
+/// with the block's exact budget and check-point handling, so a trace never needs to stop
+/// inside itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trace {
+    /// The head: the first instruction of the first block.
+    pub start: usize,
+    /// One past the last instruction of the last block.
+    pub end: usize,
+}
+
+/// The longest trace, in instructions: traces are copies of their blocks, so this bounds the
+/// code they add.
+pub const MAX_TRACE: usize = 48;
+
+/// The traces of `program`'s `blocks` ([`form_blocks`]), in code order: one for each block
+/// that a direct branch or jump lands on (or the entry point, or a return point: the
+/// instruction after a call) and that falls through into at least one more block. A trace
+/// never runs into a block starting at an index for which `split` holds.
+pub fn form_traces(program: &Program, blocks: &[Block], split: &dyn Fn(usize) -> bool) -> Vec<Trace> {
+    let code = program.code();
+    let mut head = vec![false; code.len()];
+    if let Some(entry) = program.index_of(program.entry()) {
+        head[entry] = true;
+    }
+    for (i, insn) in code.iter().enumerate() {
+        if BranchKind::of_direct(insn.op).is_some() {
+            head[insn.imm as usize] = true;
+        }
+        let call = matches!(insn.op, Op::Jalr)
+            || (insn.op == Op::Jal && insn.rd != SCRATCH_REG && insn.rd != 0);
+        if call && i + 1 < code.len() {
+            head[i + 1] = true;
+        }
+    }
+    let runs_on = |block: &Block| {
+        let last = code[block.end - 1].op;
+        !block.handoff && (!last.ends_block() || BranchKind::of_direct(last).is_some_and(|k| k.is_conditional()))
+    };
+    let mut traces = Vec::new();
+    for (i, first) in blocks.iter().enumerate() {
+        if first.handoff || !head[first.start] {
+            continue;
+        }
+        let mut end = i;
+        while end + 1 < blocks.len()
+            && runs_on(&blocks[end])
+            && !blocks[end + 1].handoff
+            && !split(blocks[end + 1].start)
+            && blocks[end + 1].end - first.start <= MAX_TRACE
+        {
+            end += 1;
+        }
+        if end > i {
+            traces.push(Trace {
+                start: first.start,
+                end: blocks[end].end,
+            });
+        }
+    }
+    traces
 }
 
 /// The program's loops as (target, branch) code indices: every direct branch or jump to an

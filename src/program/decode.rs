@@ -149,6 +149,11 @@ impl BranchKind {
         })
     }
 
+    /// Whether the branch may fall through to the next instruction (every kind but `jal`).
+    pub fn is_conditional(self) -> bool {
+        self != BranchKind::Always
+    }
+
     /// Decodes the value stored in a [`Op::BadBranch`]'s `rd` field.
     pub fn from_u8(v: u8) -> BranchKind {
         match v {

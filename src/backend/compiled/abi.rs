@@ -27,15 +27,6 @@ pub const CUSTOM_FAULT: u32 = 2;
 /// start, before the check point.
 pub const EXIT_CHECK_POINT: u32 = 2;
 
-/// Passes the check point inside a metered block that does not fit the budget, or says why
-/// not (see [`super::calls::pass_check_point`]).
-pub type PassFn = unsafe extern "C" fn(
-    ctx: *mut RvxCtx,
-    off: u32,
-    budget: u64,
-    len: u64,
-    packed: *const u64,
-) -> u64;
 
 /// Executes custom instruction `index` at `pc` on the registers `regs` (32 words).
 pub type CustomFn = extern "C" fn(host: *mut c_void, index: u32, pc: u32, regs: *mut u32) -> u32;
@@ -64,10 +55,8 @@ pub struct RvxCtx {
     pub refill: u64,
     /// Metered mode, in: the most pages the segment may hold at a passed check point.
     pub page_limit: u32,
-    /// Metered mode: the length of the block whose check point `pass_check_point` is asked
-    /// about, when the code calls it through [`RvxCtx::pass_check_point`] from a cold path
-    /// that has only the context at hand (the block starts at `pc`).
-    pub check_len: u32,
+    /// Unused; keeps the following fields 8-byte aligned in both languages.
+    pub pad: u32,
     /// Metered mode, out: the packed row counters ([`crate::metering::PackedLayout`]).
     pub packed: *mut u64,
     /// Metered mode, out: the packed counters at the last check point passed...
@@ -96,8 +85,6 @@ pub struct RvxCtx {
     pub recent_cap: u32,
     /// Metered mode: the page tracker, for growing `recent`.
     pub meter: *mut c_void,
-    /// Metered mode: passes a check point ([`PassFn`]).
-    pub pass_check_point: Option<PassFn>,
     /// Cost mode: in/out cost so far.
     pub cost: u64,
     /// Cost mode: the maximum cost.
@@ -126,7 +113,7 @@ pub fn c_declaration() -> String {
         field!("uint32_t", max_passes),
         field!("uint64_t", refill),
         field!("uint32_t", page_limit),
-        field!("uint32_t", check_len),
+        field!("uint32_t", pad),
         field!("uint64_t*", packed),
         field!("uint64_t*", mark_packed),
         field!("uint32_t", mark_block),
@@ -141,11 +128,7 @@ pub fn c_declaration() -> String {
         field!("uint32_t", recent_len),
         field!("uint32_t", recent_cap),
         field!("void*", meter),
-        (
-            "uint64_t (*pass_check_point)(struct RvxCtx*, uint32_t, uint64_t, uint64_t, const uint64_t*)",
-            "",
-            offset_of!(RvxCtx, pass_check_point),
-        ),
+
 
         field!("uint64_t", cost),
         field!("uint64_t", max_cost),
@@ -167,7 +150,7 @@ pub fn c_declaration() -> String {
     out.push_str("} RvxCtx;\n");
     for (ty, name, offset) in &fields {
         let name = if name.is_empty() {
-            // "uint64_t (*pass_check_point)(...)" -> "pass_check_point"
+            // "uint32_t (*custom)(...)" -> "custom"
             ty.split("(*")
                 .nth(1)
                 .and_then(|s| s.split(')').next())

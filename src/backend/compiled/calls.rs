@@ -1,9 +1,8 @@
 //! The Rust functions compiled code calls: custom instructions, and in metered mode passing a
-//! check point and recording page touches. Every compiling backend calls these same functions
-//! (machine code directly, recompiled C through [`RvxCtx::pass_check_point`]). Recompiled C
-//! records page touches itself, inline, with the same rules as [`touch_new`] and
-//! [`touch_before`] (a call on that path would cost every block that accesses memory a stack
-//! frame).
+//! check point and recording page touches. Machine code calls these; recompiled C has its own
+//! copies of the two metering ones (`rvx_pass` and `rvx_touch` in `backend/rvr/lift`), which
+//! keep every register, so that calling them costs the blocks' hot paths nothing. The two
+//! must keep the same rules; the differential tests run both against the interpreter.
 
 use super::abi::{
     RvxCtx, CUSTOM_CONTINUE, CUSTOM_FAULT, CUSTOM_JUMP, EXIT_CHECK_POINT, EXIT_HANDOFF,

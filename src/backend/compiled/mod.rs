@@ -24,7 +24,7 @@ use crate::metering::{PackedLayout, PageTracker, RawPages, SegmentationState};
 use crate::program::Program;
 use crate::state::VmState;
 use abi::{RvxCtx, EXIT_CHECK_POINT};
-use calls::{custom_callback, pass_check_point, Host};
+use calls::{custom_callback, Host};
 use std::ffi::c_void;
 use std::io::Write;
 
@@ -135,7 +135,7 @@ impl CompiledCode<'_> {
             refill: 0,
             max_passes: 0,
             page_limit: 0,
-            check_len: 0,
+            pad: 0,
             packed: std::ptr::null_mut(),
             mark_packed: std::ptr::null_mut(),
             mark_block: 0,
@@ -150,7 +150,6 @@ impl CompiledCode<'_> {
             recent_len: 0,
             recent_cap: 0,
             meter: std::ptr::null_mut(),
-            pass_check_point: Some(pass_check_point),
             cost: 0,
             max_cost: 0,
             host: std::ptr::null_mut(),
@@ -172,10 +171,17 @@ impl CompiledCode<'_> {
                 ));
             }
             ModeRef::Cost(cost) => {
-                // Compiled code keeps `max_cost - cost` in a signed register; above the
+                // Compiled code may keep `max_cost - cost` in a signed register; above the
                 // maximum (or beyond i64) it only runs what fits, and the interpreter decides.
                 ctx.max_cost = cost.max_cost.min(cost.cost.saturating_add(i64::MAX as u64));
                 ctx.cost = cost.cost.min(ctx.max_cost);
+                // No instruction within the budget may take the cost past the maximum, so
+                // code that only adds the cost up needs no test; the last instructions before
+                // the maximum run in the interpreter, which stops exactly.
+                let per_insn = program.meter_tables().max_fetch_cost;
+                if per_insn > 0 {
+                    ctx.budget = ctx.budget.min((ctx.max_cost - ctx.cost) / per_insn);
+                }
             }
         }
         let budget = ctx.budget + ctx.to_end;

@@ -29,7 +29,8 @@ pub(super) fn dest(r: u8) -> String {
 }
 
 impl Lifter<'_> {
-    /// Emits instruction `idx` of `block`.
+    /// Emits instruction `idx` of `block` (a block, or a trace whose conditional branches
+    /// before its end are side exits).
     pub(super) fn emit_insn(&self, c: &mut String, flow: &dyn Flow, block: &Block, idx: usize) {
         let program = self.program;
         // On a fault at this instruction, give back its count and the rest of the block's.
@@ -51,7 +52,10 @@ impl Lifter<'_> {
             )
             .unwrap();
             if self.mode == LiftMode::Metered {
-                emit_touch(c, block.len() - (idx - block.start), &fault);
+                // A full page list hands the instruction to the interpreter, which meters it
+                // again: give back everything taken for it and the rest of the unit.
+                let full = format!("{{ {} {} }}", self.give_back(idx, block.end), flow.hand_off(pc, 0));
+                emit_touch(c, block.end - idx, &full);
             }
         };
         match insn.op {
@@ -135,8 +139,14 @@ impl Lifter<'_> {
                     _ => format!("{a} >= {b}"),
                 };
                 let taken = flow.to_block(insn.imm as usize);
-                let fallthrough = flow.to_block(idx + 1);
-                writeln!(c, "    if ({cond}) {{ {taken} }}\n    {fallthrough}").unwrap();
+                if idx + 1 < block.end {
+                    // A side exit of a trace: the rest of the trace does not run.
+                    let back = self.give_back(idx + 1, block.end);
+                    writeln!(c, "    if ({cond}) {{ {back} {taken} }}").unwrap();
+                } else {
+                    let fallthrough = flow.to_block(idx + 1);
+                    writeln!(c, "    if ({cond}) {{ {taken} }}\n    {fallthrough}").unwrap();
+                }
             }
             Op::Jal => {
                 writeln!(c, "    {d} = {next}u;").unwrap();

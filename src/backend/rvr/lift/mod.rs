@@ -18,8 +18,9 @@
 //! Each block first takes its whole length from the instruction budget, then adds what its
 //! mode meters: nothing (pure), its rows to the row counters (metered), its cost (cost). A
 //! block that does not fit the budget stops in pure and cost mode; in metered mode it calls
-//! `pass_check_point`, which passes the segment check point inside the block when it is known
-//! to pass, marking it, and otherwise stops. A cost block whose cost does not fit stops too.
+//! `rvx_pass`, which passes the segment check point inside the block when it is known to
+//! pass, marking it, and otherwise stops. In cost mode the caller bounds the budget so that
+//! the cost cannot pass its maximum within it.
 //! A handoff instruction, a faulting access and a stop all leave with the exact pc and budget
 //! ([`crate::backend::compiled`] hands the rest to the interpreter).
 //!
@@ -31,9 +32,10 @@ mod insn;
 mod one_function;
 mod tail_calls;
 
-use crate::backend::compiled::abi::{self, ABI_VERSION};
+use crate::backend::compiled::abi::{self, ABI_VERSION, EXIT_CHECK_POINT, EXIT_HANDOFF};
+use crate::backend::compiled::plan::RegisterMaps;
 use crate::metering::{MeterTables, PackedLayout};
-use crate::program::blocks::Block;
+use crate::program::blocks::{form_blocks, form_traces, Block, Trace};
 use crate::program::Program;
 use std::fmt::Write;
 
@@ -84,12 +86,22 @@ impl CStyle {
 
 /// The C source of `program` for `mode`, in `style`.
 pub fn lift(program: &Program, mode: LiftMode, style: CStyle) -> String {
-    let lifter = Lifter::new(program, mode);
-    let mut c = String::with_capacity(program.len() * 160);
-    prelude(&mut c, &lifter);
+    let mut c = String::with_capacity(program.len() * 200);
     match style {
-        CStyle::OneFunction => one_function::emit(&mut c, &lifter),
-        CStyle::TailCalls { register_args } => tail_calls::emit(&mut c, &lifter, register_args),
+        CStyle::OneFunction => {
+            let lifter = Lifter::new(program, mode, &|_| false);
+            prelude(&mut c, &lifter);
+            one_function::emit(&mut c, &lifter);
+        }
+        CStyle::TailCalls { register_args } => {
+            let slots = register_args.saturating_sub(tail_calls::fixed_params(mode));
+            let maps = RegisterMaps::new(program, slots);
+            // A trace keeps one register map: it does not run into code using another.
+            let split = |i: usize| i > 0 && maps.map_of[i] != maps.map_of[i - 1];
+            let lifter = Lifter::new(program, mode, &split);
+            prelude(&mut c, &lifter);
+            tail_calls::emit(&mut c, &lifter, &maps);
+        }
     }
     c
 }
@@ -101,16 +113,70 @@ pub(super) struct Lifter<'a> {
     mode: LiftMode,
     layout: PackedLayout,
     blocks: Vec<Block>,
+    traces: Vec<Trace>,
+    /// Per code index, whether a trace starts there.
+    trace_head: Vec<bool>,
 }
 
 impl<'a> Lifter<'a> {
-    fn new(program: &'a Program, mode: LiftMode) -> Lifter<'a> {
+    fn new(program: &'a Program, mode: LiftMode, split: &dyn Fn(usize) -> bool) -> Lifter<'a> {
+        let blocks = form_blocks(program);
+        let traces = form_traces(program, &blocks, split);
+        let mut trace_head = vec![false; program.code().len()];
+        for trace in &traces {
+            trace_head[trace.start] = true;
+        }
         Lifter {
             program,
             tables: program.meter_tables(),
             mode,
             layout: PackedLayout::for_program(program),
-            blocks: crate::program::blocks::form_blocks(program),
+            blocks,
+            traces,
+            trace_head,
+        }
+    }
+
+    /// The name of the code a direct branch to code index `index` continues with: its
+    /// trace's (`T`) if one starts there, else its block's (`B` or `L`, per `block`).
+    fn unit_name(&self, index: usize, block: &str) -> String {
+        if self.trace_head[index] {
+            format!("T{index}")
+        } else {
+            format!("{block}{index}")
+        }
+    }
+
+    /// Statements that give back what a unit ending at `end` took for the instructions
+    /// `from..end` it will not run: their budget, rows and cost.
+    fn give_back(&self, from: usize, end: usize) -> String {
+        let mut s = format!("budget += {}u;", end - from);
+        match self.mode {
+            LiftMode::Pure => {}
+            LiftMode::Metered => {
+                let mut rows = String::new();
+                self.emit_row_delta(&mut rows, &self.tables.range_rows(from, end), "-=");
+                s.push_str(&rows.replace('\n', " "));
+            }
+            LiftMode::Cost => {
+                let cost = self.tables.range_cost(from, end);
+                if cost > 0 {
+                    write!(s, " cost -= (rvx_cost){{{cost}u, 0}};").unwrap();
+                }
+            }
+        }
+        s
+    }
+
+    /// Emits the instructions and the end of `unit` (a block, or a trace when `trace`).
+    fn emit_unit(&self, c: &mut String, flow: &dyn Flow, unit: &Block, trace: bool) {
+        self.emit_header(c, flow, unit, trace);
+        for idx in unit.start..unit.end {
+            self.emit_insn(c, flow, unit, idx);
+        }
+        if !self.program.code()[unit.end - 1].op.ends_block() {
+            // Falls through into the next block.
+            writeln!(c, "    {}", flow.to_block(unit.end)).unwrap();
         }
     }
 
@@ -171,51 +237,55 @@ impl<'a> Lifter<'a> {
         )
     }
 
-    /// The statements of a block's header: take its length from the budget (stopping, or in
-    /// metered mode passing a check point, when it does not fit) and add what the mode meters.
-    fn emit_header(&self, c: &mut String, flow: &dyn Flow, block: &Block) {
+    /// The statements of a unit's header: take its length from the budget and add what the
+    /// mode meters. A block that does not fit stops (or in metered mode passes the check
+    /// point inside it); a trace that does not fit continues with its first block alone.
+    fn emit_header(&self, c: &mut String, flow: &dyn Flow, block: &Block, trace: bool) {
         let pc0 = self.program.pc_of(block.start);
         let len = block.len();
         // Subtract, then test the sign: one fused instruction on the hot path. The budget
         // stays below 2^63 (the caller clamps it).
         writeln!(c, "    budget -= {len}u;").unwrap();
+        let does_not_fit = match trace {
+            true => format!("{{ budget += {len}u; {} }}", flow.to_first_block(block.start)),
+            false => flow.hand_off(pc0, len),
+        };
         match self.mode {
+            LiftMode::Metered if trace => {
+                writeln!(c, "    if (UNLIKELY((int64_t)budget < 0)) {does_not_fit}").unwrap();
+                let rows = self.tables.range_rows(block.start, block.end);
+                self.emit_row_delta(c, &rows, "+=");
+            }
             LiftMode::Metered => {
                 writeln!(
                     c,
-                    "    if (UNLIKELY((int64_t)budget < 0)) {{ budget += {len}u; {} }}",
-                    flow.check_point(pc0, len)
+                    "    if (UNLIKELY((int64_t)budget < 0)) {{ budget += {len}u; {} uint64_t r = rvx_pass(ctx, {}u, budget, {len}u, pk); if (UNLIKELY(r == 0)) {{ {} }} budget += r - {len}u; }}",
+                    self.store_rows("pk"),
+                    pc0 - self.program.base(),
+                    flow.stopped(pc0)
                 )
                 .unwrap();
                 let rows = self.tables.range_rows(block.start, block.end);
-                self.emit_row_adds(c, &rows);
+                self.emit_row_delta(c, &rows, "+=");
             }
             LiftMode::Pure | LiftMode::Cost => {
-                writeln!(
-                    c,
-                    "    if (UNLIKELY((int64_t)budget < 0)) {}",
-                    flow.hand_off(pc0, len)
-                )
-                .unwrap();
+                writeln!(c, "    if (UNLIKELY((int64_t)budget < 0)) {does_not_fit}").unwrap();
             }
         }
         if self.mode == LiftMode::Cost {
-            // `cost_left` is max_cost - cost; a block runs whole only if its cost fits (a
-            // countdown and a sign test, like the budget).
+            // The budget is bounded so that no block within it can take the cost past its
+            // maximum (see `CompiledCode::run`): the cost is only added up, in a vector
+            // register, which costs no general register and no test.
             let cost = self.tables.range_cost(block.start, block.end);
             if cost > 0 {
-                writeln!(
-                    c,
-                    "    cost_left -= {cost};\n    if (UNLIKELY(cost_left < 0)) {{ cost_left += {cost}; {} }}",
-                    flow.hand_off(pc0, len)
-                )
-                .unwrap();
+                writeln!(c, "    cost += (rvx_cost){{{cost}u, 0}};").unwrap();
             }
         }
     }
 
-    /// `rN += (rvx_lanes){...};` for each row vector a block with `rows` (chip, rows) adds to.
-    fn emit_row_adds(&self, c: &mut String, rows: &[(usize, u32)]) {
+    /// `rN += (rvx_lanes){...};` (or another `op`) for each row vector `rows` (chip, rows)
+    /// touch.
+    fn emit_row_delta(&self, c: &mut String, rows: &[(usize, u32)], op: &str) {
         let bits = self.layout.field_bits();
         let per_word = 64 / bits as usize;
         let per_vector = 128 / bits as usize;
@@ -233,7 +303,7 @@ impl<'a> Lifter<'a> {
         for (v, lanes) in lanes.chunks(per_vector).enumerate() {
             if lanes.iter().any(|&l| l != 0) {
                 let list: Vec<String> = lanes.iter().map(|l| format!("{l}u")).collect();
-                writeln!(c, "    r{v} += (rvx_lanes){{{}}};", list.join(", ")).unwrap();
+                writeln!(c, "    r{v} {op} (rvx_lanes){{{}}};", list.join(", ")).unwrap();
             }
         }
     }
@@ -242,24 +312,38 @@ impl<'a> Lifter<'a> {
 /// How generated code moves on from a point inside a block: the one thing the C styles do
 /// differently. Each method returns C statements.
 pub(super) trait Flow {
-    /// Continue with the block starting at code index `index`.
+    /// Continue with the code a direct branch to code index `index` takes: the trace starting
+    /// there, if any, else the block.
     fn to_block(&self, index: usize) -> String;
+    /// Continue with the block starting at code index `index` alone (not its trace).
+    fn to_first_block(&self, index: usize) -> String;
     /// Continue at the guest address held in the C variable `target` (an indirect jump;
     /// anything but a block entry hands off there).
     fn to_address(&self, target: &str) -> String;
     /// Give the instruction at `pc` to the interpreter, returning `back` instructions to the
     /// budget (the instruction's and those after it in the block that took them).
     fn hand_off(&self, pc: u32, back: usize) -> String;
-    /// Metered mode: the block at `pc` of `len` instructions does not fit the budget (which
-    /// holds what was left before it): pass the check point inside it if `pass_check_point`
-    /// allows, adding the instructions it grants to the budget and running the block, or stop
-    /// there with the status it left in `ctx->stop`.
-    fn check_point(&self, pc: u32, len: usize) -> String;
+    /// Stop before the block at `pc` with the status `rvx_pass` left in `ctx->stop`.
+    fn stopped(&self, pc: u32) -> String;
     /// Write every guest register to `regs` (before a call that reads or writes them).
     fn regs_to_memory(&self) -> String;
     /// Read every guest register back from `regs` (after such a call).
     fn regs_from_memory(&self) -> String;
 }
+
+/// `RVX_COLD`: the attributes of the metering functions blocks call on their cold paths. They
+/// keep every register (clang's `preserve_all`; gcc's `no_caller_saved_registers` on x86,
+/// which allows general registers only), so a block calling one saves nothing around the call
+/// and its hot path needs no stack frame.
+const COLD: &str = r#"
+#if defined(__clang__)
+#define RVX_COLD static __attribute__((preserve_all, noinline, cold))
+#elif defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define RVX_COLD static __attribute__((no_caller_saved_registers, target("general-regs-only"), noinline, cold))
+#else
+#define RVX_COLD static __attribute__((noinline, cold))
+#endif
+"#;
 
 /// The slow path of a page touch in metered code (see `insn::emit_touch`): the page was not
 /// touched in the current check interval. `left` is what was left to the next stop when the
@@ -269,7 +353,8 @@ pub(super) trait Flow {
 /// full: the caller hands the instruction to the interpreter, which makes room.
 ///
 /// These are the rules of `touch_before` and `touch_new` in `backend/compiled/calls.rs`,
-/// inlined: a call here would cost every block that accesses memory a stack frame.
+/// inlined: every check interval touches its pages anew, so this path is warm in code that
+/// walks memory, and a call costs more than it.
 const TOUCH_SLOW: &str = r#"
 static inline __attribute__((always_inline)) int rvx_touch(RvxCtx* ctx, uint32_t page, uint64_t left) {
     if (UNLIKELY(left > ctx->refill)) {
@@ -283,6 +368,47 @@ static inline __attribute__((always_inline)) int rvx_touch(RvxCtx* ctx, uint32_t
     return 1;
 }
 "#;
+
+/// `rvx_pass`, which a metered block that does not fit the budget calls: it passes the check
+/// point inside the block when it is known to pass and the block fits before the next stop
+/// (marking the check point, starting a new page interval, and returning the instructions
+/// from it to the next stop), and otherwise returns 0 with the exit status in `ctx->stop`.
+/// These are the rules of `pass_check_point` in `backend/compiled/calls.rs`, with the
+/// program's check interval and the layout's guard bits as constants.
+fn emit_pass(c: &mut String, lifter: &Lifter<'_>) {
+    let check = (lifter.program.config().system().segmentation).segment_check_insns;
+    let words = lifter.layout.words();
+    writeln!(
+        c,
+        "RVX_COLD uint64_t rvx_pass(RvxCtx* ctx, uint32_t off, uint64_t budget, uint64_t len, const uint64_t* pk) {{"
+    )
+    .unwrap();
+    // The run ends inside this block: the interpreter runs it.
+    writeln!(
+        c,
+        "    uint64_t refill = ctx->to_end < {check}ull ? ctx->to_end : {check}ull;\n    if (budget + refill < len) {{ ctx->stop = {EXIT_HANDOFF}u; return 0; }}"
+    )
+    .unwrap();
+    writeln!(c, "    ctx->stop = {EXIT_CHECK_POINT}u;").unwrap();
+    // The check point is passed only when known to pass, with each instruction before it
+    // touching at most one new page, and no chip out of room (its guard bit set).
+    c.push_str("    if (ctx->passes == ctx->max_passes || ctx->in_segment + budget > ctx->page_limit) return 0;\n");
+    let guards: Vec<String> = (lifter.layout.guard_masks().iter().enumerate())
+        .map(|(w, mask)| format!("(pk[{w}] & {mask}ull)"))
+        .collect();
+    if !guards.is_empty() {
+        writeln!(c, "    if ({}) return 0;", guards.join(" | ")).unwrap();
+    }
+    c.push_str("    ctx->passes++;\n");
+    writeln!(
+        c,
+        "    for (int w = 0; w < {words}; w++) ctx->mark_packed[w] = pk[w];"
+    )
+    .unwrap();
+    c.push_str("    ctx->mark_block = off >> 2;\n    ctx->mark_before = (uint32_t)budget;\n    ctx->mark_pages = ctx->in_segment;\n");
+    c.push_str("    ctx->interval++;\n    ctx->recent_len = 0;\n");
+    c.push_str("    ctx->to_end -= refill;\n    ctx->refill = refill;\n    return refill;\n}\n");
+}
 
 /// What every generated file starts with: headers, helpers, the context's declaration and the
 /// symbols the loader checks.
@@ -301,8 +427,13 @@ fn prelude(c: &mut String, lifter: &Lifter<'_>) {
         program.fingerprint()
     )
     .unwrap();
+    if lifter.mode == LiftMode::Cost {
+        c.push_str("typedef uint64_t rvx_cost __attribute__((vector_size(16)));\n");
+    }
     if lifter.mode == LiftMode::Metered {
+        c.push_str(COLD);
         c.push_str(TOUCH_SLOW);
+        emit_pass(c, lifter);
         let lane = match lifter.layout.field_bits() {
             16 => "uint16_t",
             32 => "uint32_t",

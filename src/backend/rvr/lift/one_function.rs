@@ -5,20 +5,22 @@
 //! both support).
 
 use super::{Flow, LiftMode, Lifter};
+use crate::program::blocks::Block;
 use crate::backend::compiled::abi::EXIT_HANDOFF;
 use std::fmt::Write;
 
 /// How control moves inside the one function.
-struct Gotos {
+struct Gotos<'a> {
+    lifter: &'a Lifter<'a>,
     code_bytes: usize,
-    /// The program's first address.
-    base: u32,
-    /// Stores the row vectors into `pk` (metered mode).
-    rows: String,
 }
 
-impl Flow for Gotos {
+impl Flow for Gotos<'_> {
     fn to_block(&self, index: usize) -> String {
+        format!("goto {};", self.lifter.unit_name(index, "L"))
+    }
+
+    fn to_first_block(&self, index: usize) -> String {
         format!("goto L{index};")
     }
 
@@ -33,12 +35,8 @@ impl Flow for Gotos {
         format!("{{ pc = {pc}u; budget += {back}u; goto handoff; }}")
     }
 
-    fn check_point(&self, pc: u32, len: usize) -> String {
-        format!(
-            "{} uint64_t r = ctx->pass_check_point(ctx, {}u, budget, {len}u, pk); if (UNLIKELY(r == 0)) {{ pc = {pc}u; goto stopped; }} budget += r - {len}u;",
-            self.rows,
-            pc - self.base
-        )
+    fn stopped(&self, pc: u32) -> String {
+        format!("pc = {pc}u; goto stopped;")
     }
 
     fn regs_to_memory(&self) -> String {
@@ -55,12 +53,13 @@ pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>) {
     let mode = lifter.mode;
     let len = lifter.program.code().len();
     let flow = Gotos {
+        lifter,
         code_bytes: lifter.code_bytes(),
-        base: lifter.program.base(),
-        rows: lifter.store_rows("pk"),
     };
-    writeln!(c, "uint32_t rvx_run_{}(RvxCtx* ctx) {{", mode.name()).unwrap();
-    c.push_str("    uint8_t* const mem = ctx->mem;\n    uint32_t* const regs = ctx->regs;\n");
+    // Guest memory, the context and the guest registers never overlap: `restrict` lets the
+    // compiler keep context fields in registers across guest stores.
+    writeln!(c, "uint32_t rvx_run_{}(RvxCtx* restrict ctx) {{", mode.name()).unwrap();
+    c.push_str("    uint8_t* restrict const mem = ctx->mem;\n    uint32_t* restrict const regs = ctx->regs;\n");
     c.push_str("    uint64_t budget = ctx->budget;\n");
     c.push_str("    uint32_t pc = ctx->pc, off, t, status;\n");
     for r in 1..32 {
@@ -75,9 +74,7 @@ pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>) {
             // `refill` left to the next stop (see `emit_touch`); none before the first.
             c.push_str("    ctx->refill = budget;\n    ctx->passes = 0;\n");
         }
-        LiftMode::Cost => {
-            c.push_str("    int64_t cost_left = (int64_t)(ctx->max_cost - ctx->cost);\n")
-        }
+        LiftMode::Cost => c.push_str("    rvx_cost cost = {0, 0};\n"),
     }
     // The jump table: every block start can be entered; other entries hand off.
     writeln!(c, "    static const void* const jt[{len}] = {{").unwrap();
@@ -87,7 +84,7 @@ pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>) {
     }
     for (i, &start) in is_start.iter().enumerate() {
         if start {
-            writeln!(c, "        &&L{i},").unwrap();
+            writeln!(c, "        &&{},", lifter.unit_name(i, "L")).unwrap();
         } else {
             c.push_str("        &&not_entry,\n");
         }
@@ -101,14 +98,16 @@ pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>) {
             writeln!(c, "    pc = {pc0}u; goto handoff;").unwrap();
             continue;
         }
-        lifter.emit_header(c, &flow, block);
-        for idx in block.start..block.end {
-            lifter.emit_insn(c, &flow, block, idx);
-        }
-        if !lifter.program.code()[block.end - 1].op.ends_block() {
-            // Falls through into the next block.
-            writeln!(c, "    {}", flow.to_block(block.end)).unwrap();
-        }
+        lifter.emit_unit(c, &flow, block, false);
+    }
+    for trace in &lifter.traces {
+        writeln!(c, "T{}: /* trace */", trace.start).unwrap();
+        let unit = Block {
+            start: trace.start,
+            end: trace.end,
+            handoff: false,
+        };
+        lifter.emit_unit(c, &flow, &unit, true);
     }
     c.push_str("not_entry:\n    pc = BASE + off;\n    goto handoff;\n");
     if mode == LiftMode::Metered {
@@ -122,7 +121,7 @@ pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>) {
     match mode {
         LiftMode::Pure => {}
         LiftMode::Metered => c.push_str(&lifter.save_rows()),
-        LiftMode::Cost => c.push_str("    ctx->cost = ctx->max_cost - (uint64_t)cost_left;\n"),
+        LiftMode::Cost => c.push_str("    ctx->cost += cost[0];\n"),
     }
     c.push_str("    ctx->budget = budget;\n    ctx->pc = pc;\n    return status;\n}\n");
 }

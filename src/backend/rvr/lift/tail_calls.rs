@@ -2,18 +2,18 @@
 //! `preserve_none` calling convention, continuing with guaranteed tail calls (`musttail`).
 //!
 //! Every block function has the same parameters: the context, guest memory, the instruction
-//! budget, in cost mode the cost left, the register slots `s0`, `s1`, ... (as many as the
-//! convention passes in registers), and in metered mode the row-counter vectors (passed in
-//! vector registers). Which guest register each slot holds depends on the code
+//! budget, the register slots `s0`, `s1`, ... (as many as the convention passes in
+//! registers), and in metered mode the row-counter vectors, in cost mode the cost (both passed
+//! in vector registers). Which guest register each slot holds depends on the code
 //! ([`RegisterMaps`]): a hot loop keeps its own registers in the slots. A block reads the
 //! other guest registers it uses from `ctx->regs` into locals, and when it moves on it passes
 //! the next code's registers in the slots and writes back to `ctx->regs` whatever that code
 //! does not take in a slot.
 //!
 //! Indirect jumps, the entry from Rust and every exit use the default map (map 0); a block
-//! using another map is entered indirectly through an adapter function. Nothing on the path
-//! from block to block calls a function, so blocks need no stack frame: passing a check point
-//! (metered mode) tail-calls `rvx_check_point`, which re-enters the block afterwards.
+//! using another map is entered indirectly through an adapter function. The only calls on the
+//! way from block to block are to the metering functions of cold paths, which keep every
+//! register, so blocks need no stack frame.
 
 use super::{Flow, LiftMode, Lifter};
 use crate::backend::compiled::abi::EXIT_HANDOFF;
@@ -25,7 +25,7 @@ use std::fmt::Write;
 struct Signature {
     /// `RvxCtx* ctx, uint8_t* mem, ...`.
     params: String,
-    /// The arguments before the slots: `ctx, mem, budget[, cost_left]`.
+    /// The arguments before the slots: `ctx, mem, budget`.
     head: String,
     /// The arguments after the slots: the row vectors.
     tail: String,
@@ -33,19 +33,23 @@ struct Signature {
 
 impl Signature {
     fn new(lifter: &Lifter<'_>, slots: usize) -> Signature {
-        let mut head = vec!["ctx", "mem", "budget"];
+        let head = ["ctx", "mem", "budget"];
         let mut params = vec![
-            "RvxCtx* ctx".to_string(),
-            "uint8_t* mem".to_string(),
+            // Guest memory, the context and the guest registers never overlap: `restrict` lets
+            // the compiler keep context fields in registers across guest stores.
+            "RvxCtx* restrict ctx".to_string(),
+            "uint8_t* restrict mem".to_string(),
             "uint64_t budget".to_string(),
         ];
-        if lifter.mode == LiftMode::Cost {
-            head.push("cost_left");
-            params.push("int64_t cost_left".to_string());
-        }
         params.extend((0..slots).map(|k| format!("uint32_t s{k}")));
-        let rows = lifter.row_names();
-        params.extend(rows.iter().map(|r| format!("rvx_lanes {r}")));
+        let mut rows = lifter.row_names();
+        if lifter.mode == LiftMode::Cost {
+            rows.push("cost".to_string());
+        }
+        params.extend(rows.iter().map(|r| match r.as_str() {
+            "cost" => "rvx_cost cost".to_string(),
+            _ => format!("rvx_lanes {r}"),
+        }));
         Signature {
             params: params.join(", "),
             head: head.join(", "),
@@ -53,14 +57,12 @@ impl Signature {
         }
     }
 
-    /// Fixed parameters of every block function besides the slots.
-    fn fixed(mode: LiftMode) -> usize {
-        if mode == LiftMode::Cost {
-            4
-        } else {
-            3
-        }
-    }
+}
+
+/// Integer parameters of every block function besides the register slots (the context,
+/// guest memory and the budget; counters travel in vector registers).
+pub(super) fn fixed_params(_mode: LiftMode) -> usize {
+    3
 }
 
 /// Where a piece of code keeps guest registers: in slots (per its map), in locals it read from
@@ -85,6 +87,7 @@ impl Holding<'_> {
 
 /// How control moves on from one function.
 struct TailFlow<'a> {
+    lifter: &'a Lifter<'a>,
     signature: &'a Signature,
     maps: &'a RegisterMaps,
     holding: Holding<'a>,
@@ -131,6 +134,11 @@ impl TailFlow<'_> {
 impl Flow for TailFlow<'_> {
     fn to_block(&self, index: usize) -> String {
         let map = &self.maps.maps[self.maps.map_of[index] as usize];
+        self.transfer(&self.lifter.unit_name(index, "B"), map)
+    }
+
+    fn to_first_block(&self, index: usize) -> String {
+        let map = &self.maps.maps[self.maps.map_of[index] as usize];
         self.transfer(&format!("B{index}"), map)
     }
 
@@ -150,10 +158,10 @@ impl Flow for TailFlow<'_> {
         )
     }
 
-    fn check_point(&self, pc: u32, len: usize) -> String {
+    fn stopped(&self, pc: u32) -> String {
         format!(
-            "ctx->pc = {pc}u; ctx->check_len = {len}u; {}",
-            self.transfer("rvx_check_point", self.default_map())
+            "ctx->pc = {pc}u; {}",
+            self.transfer("rvx_exit_stopped", self.default_map())
         )
     }
 
@@ -170,11 +178,10 @@ impl Flow for TailFlow<'_> {
     }
 }
 
-/// Appends the block functions, the jump table and `rvx_run_<mode>`.
-pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>, register_args: usize) {
-    let slots = register_args.saturating_sub(Signature::fixed(lifter.mode));
-    let maps = RegisterMaps::new(lifter.program, slots);
-    let signature = Signature::new(lifter, slots);
+/// Appends the block and trace functions, the jump table and `rvx_run_<mode>`, for register
+/// `maps`.
+pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>, maps: &RegisterMaps) {
+    let signature = Signature::new(lifter, maps.maps[0].len());
     let params = &signature.params;
     let len = lifter.program.code().len();
     c.push_str("#define RVX_BLOCK static __attribute__((preserve_none)) uint32_t\n");
@@ -183,16 +190,19 @@ pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>, register_args: usize) {
         "typedef __attribute__((preserve_none)) uint32_t (*rvx_block)({params});"
     )
     .unwrap();
-    for name in ["rvx_exit", "rvx_exit_stopped", "rvx_check_point"] {
+    for name in ["rvx_exit", "rvx_exit_stopped"] {
         writeln!(c, "RVX_BLOCK {name}({params});").unwrap();
     }
     // Indirect jumps come with the default map: a block using another map is entered through
     // an adapter. Addresses that are not block entries leave (`ctx->pc` says where).
     let mut entries = vec!["rvx_exit".to_string(); len];
+    for trace in &lifter.traces {
+        writeln!(c, "RVX_BLOCK T{}({params});", trace.start).unwrap();
+    }
     for block in &lifter.blocks {
         writeln!(c, "RVX_BLOCK B{}({params});", block.start).unwrap();
         entries[block.start] = if maps.map_of[block.start] == 0 {
-            format!("B{}", block.start)
+            lifter.unit_name(block.start, "B")
         } else {
             writeln!(c, "RVX_BLOCK A{}({params});", block.start).unwrap();
             format!("A{}", block.start)
@@ -204,31 +214,40 @@ pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>, register_args: usize) {
         entries.join(",\n    ")
     )
     .unwrap();
-    emit_exits(c, lifter, &signature, &maps);
+    emit_exits(c, lifter, &signature, maps);
     for block in &lifter.blocks {
         if maps.map_of[block.start] != 0 {
-            let flow = default_flow(lifter, &signature, &maps);
+            let flow = default_flow(lifter, &signature, maps);
             writeln!(
                 c,
-                "RVX_BLOCK A{}({params}) {{\n    uint32_t* const regs = ctx->regs;\n{}    {}\n}}",
+                "RVX_BLOCK A{}({params}) {{\n    uint32_t* restrict const regs = ctx->regs;\n{}    {}\n}}",
                 block.start,
                 slot_locals(&maps.maps[0]),
                 flow.to_block(block.start)
             )
             .unwrap();
         }
-        emit_block(c, lifter, &signature, &maps, block);
+        emit_unit(c, lifter, &signature, maps, block, false);
     }
-    emit_entry(c, lifter, &signature, &maps);
+    for trace in &lifter.traces {
+        let unit = Block {
+            start: trace.start,
+            end: trace.end,
+            handoff: false,
+        };
+        emit_unit(c, lifter, &signature, maps, &unit, true);
+    }
+    emit_entry(c, lifter, &signature, maps);
 }
 
 /// A flow for code holding the default map's registers and nothing else.
 fn default_flow<'a>(
-    lifter: &Lifter<'_>,
+    lifter: &'a Lifter<'a>,
     signature: &'a Signature,
     maps: &'a RegisterMaps,
 ) -> TailFlow<'a> {
     TailFlow {
+        lifter,
         signature,
         maps,
         holding: Holding {
@@ -247,10 +266,13 @@ fn slot_locals(map: &[u8]) -> String {
         .collect()
 }
 
-/// `rvx_exit` and `rvx_exit_stopped` (write everything back and return to Rust), and
-/// `rvx_check_point` (ask Rust whether the check point inside the block at `ctx->pc` may be
-/// passed, then re-enter the block or stop).
-fn emit_exits(c: &mut String, lifter: &Lifter<'_>, signature: &Signature, maps: &RegisterMaps) {
+/// `rvx_exit` and `rvx_exit_stopped`: write everything back and return to Rust.
+fn emit_exits<'a>(
+    c: &mut String,
+    lifter: &'a Lifter<'a>,
+    signature: &'a Signature,
+    maps: &'a RegisterMaps,
+) {
     let params = &signature.params;
     for (name, status) in [
         ("rvx_exit", EXIT_HANDOFF.to_string()),
@@ -258,7 +280,7 @@ fn emit_exits(c: &mut String, lifter: &Lifter<'_>, signature: &Signature, maps: 
     ] {
         writeln!(
             c,
-            "RVX_BLOCK {name}({params}) {{\n    uint32_t* const regs = ctx->regs;"
+            "RVX_BLOCK {name}({params}) {{\n    uint32_t* restrict const regs = ctx->regs;"
         )
         .unwrap();
         for (k, r) in maps.maps[0].iter().enumerate() {
@@ -268,52 +290,33 @@ fn emit_exits(c: &mut String, lifter: &Lifter<'_>, signature: &Signature, maps: 
         match lifter.mode {
             LiftMode::Pure => {}
             LiftMode::Metered => c.push_str(&lifter.save_rows()),
-            LiftMode::Cost => c.push_str("    ctx->cost = ctx->max_cost - (uint64_t)cost_left;\n"),
+            LiftMode::Cost => c.push_str("    ctx->cost += cost[0];\n"),
         }
         writeln!(c, "    return {status};\n}}").unwrap();
     }
-    let flow = default_flow(lifter, signature, maps);
-    writeln!(
-        c,
-        "RVX_BLOCK rvx_check_point({params}) {{\n    uint32_t* const regs = ctx->regs; uint32_t off = ctx->pc - BASE;\n{}",
-        slot_locals(&maps.maps[0])
-    )
-    .unwrap();
-    if lifter.mode == LiftMode::Metered {
-        writeln!(
-            c,
-            "    {} uint64_t r = ctx->pass_check_point(ctx, off, budget, ctx->check_len, pk);\n    if (UNLIKELY(r == 0)) {{ {} }}\n    budget += r;",
-            lifter.store_rows("pk"),
-            flow.transfer("rvx_exit_stopped", &maps.maps[0])
-        )
-        .unwrap();
-    }
-    writeln!(
-        c,
-        "    {}\n}}",
-        flow.transfer("jt[off >> 2]", &maps.maps[0])
-    )
-    .unwrap();
 }
 
-/// One block's function.
-fn emit_block(
+/// The function of a block, or of a trace (`T`) when `trace`.
+fn emit_unit<'a>(
     c: &mut String,
-    lifter: &Lifter<'_>,
-    signature: &Signature,
-    maps: &RegisterMaps,
+    lifter: &'a Lifter<'a>,
+    signature: &'a Signature,
+    maps: &'a RegisterMaps,
     block: &Block,
+    trace: bool,
 ) {
     let program = lifter.program;
     let pc0 = program.pc_of(block.start);
     let map = &maps.maps[maps.map_of[block.start] as usize];
     writeln!(
         c,
-        "RVX_BLOCK B{}({}) {{ /* {pc0:#x} */",
-        block.start, signature.params
+        "RVX_BLOCK {}{}({}) {{ /* {pc0:#x} */",
+        if trace { "T" } else { "B" },
+        block.start,
+        signature.params
     )
     .unwrap();
-    c.push_str("    uint32_t* const regs = ctx->regs; uint32_t t, off, xz; (void)regs; (void)t; (void)off; (void)xz;\n");
+    c.push_str("    uint32_t* restrict const regs = ctx->regs; uint32_t t, off, xz; (void)regs; (void)t; (void)off; (void)xz;\n");
     c.push_str(&slot_locals(map));
     let mut cold = Vec::new();
     let mut written = Vec::new();
@@ -337,6 +340,7 @@ fn emit_block(
         writeln!(c, "    uint32_t x{r} = regs[{r}];").unwrap();
     }
     let flow = TailFlow {
+        lifter,
         signature,
         maps,
         holding: Holding { map, cold, written },
@@ -346,13 +350,7 @@ fn emit_block(
         writeln!(c, "    {}\n}}", flow.hand_off(pc0, 0)).unwrap();
         return;
     }
-    lifter.emit_header(c, &flow, block);
-    for idx in block.start..block.end {
-        lifter.emit_insn(c, &flow, block, idx);
-    }
-    if !program.code()[block.end - 1].op.ends_block() {
-        writeln!(c, "    {}", flow.to_block(block.end)).unwrap();
-    }
+    lifter.emit_unit(c, &flow, block, trace);
     c.push_str("}\n");
 }
 
@@ -360,7 +358,7 @@ fn emit_block(
 fn emit_entry(c: &mut String, lifter: &Lifter<'_>, signature: &Signature, maps: &RegisterMaps) {
     let mode = lifter.mode;
     writeln!(c, "uint32_t rvx_run_{}(RvxCtx* ctx) {{", mode.name()).unwrap();
-    c.push_str("    uint32_t* const regs = ctx->regs;\n    uint8_t* const mem = ctx->mem;\n    uint64_t budget = ctx->budget;\n");
+    c.push_str("    uint32_t* restrict const regs = ctx->regs;\n    uint8_t* const mem = ctx->mem;\n    uint64_t budget = ctx->budget;\n");
     match mode {
         LiftMode::Pure => {}
         LiftMode::Metered => {
@@ -369,9 +367,7 @@ fn emit_entry(c: &mut String, lifter: &Lifter<'_>, signature: &Signature, maps: 
             // `refill` left to the next stop (see `emit_touch`); none before the first.
             c.push_str("    ctx->refill = budget;\n    ctx->passes = 0;\n");
         }
-        LiftMode::Cost => {
-            c.push_str("    int64_t cost_left = (int64_t)(ctx->max_cost - ctx->cost);\n")
-        }
+        LiftMode::Cost => c.push_str("    rvx_cost cost = {0, 0};\n"),
     }
     let slots: Vec<String> = maps.maps[0].iter().map(|r| format!("regs[{r}]")).collect();
     let sep = if slots.is_empty() { "" } else { ", " };
