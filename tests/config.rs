@@ -273,6 +273,7 @@ impl rvx::extension::Extension for MulThief {
             chip: "ThiefAir".into(),
             opcodes: vec![(0x250, "MUL")],
             custom: None,
+            extra_chips: Vec::new(),
         }]
     }
     fn decode(&self, _word: u32, _pc: u32) -> Option<rvx::extension::Decoded> {
