@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::random::generate;
+use common::random::{generate, generate_with_intrinsics};
 use rvx::instance::{MeteredCostInstance, MeteredInstance};
 use rvx::metering::{CostReport, Segment};
 use rvx::{
@@ -162,6 +162,52 @@ fn random_programs_agree_in_metered_modes_with_tight_limits() {
         let (program, inputs) = random_program(seed, &config);
         assert_backends_agree(&format!("seed {seed}"), &program, &inputs, Some(200_000));
     }
+}
+
+fn random_intrinsics_program(seed: u64, config: &dyn VmConfig) -> (Arc<Program>, Vec<Vec<u8>>) {
+    let generated = generate_with_intrinsics(seed);
+    let exec = Arc::new(config.execution_config().unwrap());
+    let program = Program::from_segments(common::BASE, generated.segments(), exec);
+    (Arc::new(program), generated.inputs)
+}
+
+/// Random programs mixing the Keccak, SHA-2 and 256-bit instructions with RV32IM: every
+/// backend agrees with the interpreter in every mode, with default limits and with tight ones
+/// (many segments, cut around the extension instructions' rows and pages), and under a cost
+/// limit that stops them part-way.
+#[test]
+fn random_programs_with_intrinsics_agree_in_every_mode() {
+    let loose = common::ext_config();
+    let mut tight = common::ext_config();
+    tight.system.segmentation.segment_check_insns = 61;
+    tight.system.segmentation.max_trace_height = 512;
+    let (mut intrinsics, mut segments) = (0, 0);
+    for seed in 0..random_count() / 6 {
+        let config: &dyn VmConfig = if seed % 2 == 0 { &loose } else { &tight };
+        let (program, inputs) = random_intrinsics_program(seed, config);
+        intrinsics += program.custom().len();
+        let max_cost = (seed % 3 == 0).then_some(3_000_000);
+        assert_backends_agree(&format!("seed {seed}"), &program, &inputs, max_cost);
+        // The programs run to their end (so every instruction in them was compared).
+        let state = PureInstance::new(program.clone(), BackendKind::Interpreter)
+            .unwrap()
+            .with_output(Output::Discard)
+            .execute(inputs.clone())
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(state.exit_code, Some(0), "seed {seed}");
+        let metered = MeteredInstance::new(program, BackendKind::Interpreter)
+            .unwrap()
+            .with_output(Output::Discard);
+        segments += metered.execute_metered(inputs).unwrap().0.len();
+    }
+    assert!(
+        intrinsics > 100,
+        "the generator emits extension instructions"
+    );
+    assert!(
+        segments > 2 * (random_count() / 6) as usize,
+        "tight limits cut segments"
+    );
 }
 
 /// Metered runs where compiled code passes most check points itself (limits loose enough)
