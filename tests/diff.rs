@@ -102,6 +102,42 @@ fn bundled_guests_agree_on_every_backend_and_mode() {
     );
 }
 
+/// A bundled guest with its own configuration (its `openvm.toml`).
+fn bundled_own_config(name: &str) -> Arc<Program> {
+    let guest = guests::find(name).unwrap();
+    let config = guest.config().unwrap();
+    Arc::new(Program::from_elf(guest.elf, &config).unwrap())
+}
+
+#[test]
+fn extension_guests_agree_on_every_backend_and_mode() {
+    let word = |v: u32| v.to_le_bytes().to_vec();
+    let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        ("keccak", vec![word(3000), word(3)]),
+        ("keccak", vec![word(0), word(1)]),
+        ("sha2", vec![word(2000), word(2)]),
+        ("sha2", vec![word(55), word(1)]),
+        ("bigint", vec![word(300)]),
+        // A missing input record: the same error everywhere.
+        ("bigint", vec![]),
+    ];
+    for (name, inputs) in cases {
+        assert_backends_agree(name, &bundled_own_config(name), &inputs, None);
+    }
+    // Tight segments: many cuts around the extension chips' rows and pages.
+    let guest = guests::find("keccak").unwrap();
+    let mut config = guest.config().unwrap();
+    config.system.segmentation.segment_check_insns = 101;
+    config.system.segmentation.max_trace_height = 1 << 11;
+    let program = Arc::new(Program::from_elf(guest.elf, &config).unwrap());
+    assert_backends_agree(
+        "keccak (tight)",
+        &program,
+        &[word(5000), word(2)],
+        Some(20_000_000),
+    );
+}
+
 #[test]
 fn foreign_guests_agree_on_every_backend_and_mode() {
     assert_backends_agree(

@@ -2,6 +2,7 @@
 //! instructions), helpers to build and run programs, and a minimal ELF32 writer for loader tests.
 #![allow(dead_code)]
 
+pub mod bigint;
 pub mod random;
 
 use rvx::program::Segment;
