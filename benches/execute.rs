@@ -33,12 +33,18 @@ fn workloads() -> Vec<Workload> {
         // 64 KiB hashed 16 times: 7,712 keccakf and 7,712 xorin.
         Workload {
             guest: "keccak",
-            inputs: vec![65_536u32.to_le_bytes().to_vec(), 16u32.to_le_bytes().to_vec()],
+            inputs: vec![
+                65_536u32.to_le_bytes().to_vec(),
+                16u32.to_le_bytes().to_vec(),
+            ],
         },
         // 64 KiB hashed 4 times with both: 4,100 SHA-256 and 2,052 SHA-512 compressions.
         Workload {
             guest: "sha2",
-            inputs: vec![65_536u32.to_le_bytes().to_vec(), 4u32.to_le_bytes().to_vec()],
+            inputs: vec![
+                65_536u32.to_le_bytes().to_vec(),
+                4u32.to_le_bytes().to_vec(),
+            ],
         },
         // 20,000 iterations of 13 256-bit operations and one beq256.
         Workload {
