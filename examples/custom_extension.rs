@@ -63,6 +63,7 @@ impl Extension for PopcountExtension {
             chip: POPCOUNT_CHIP.to_string(),
             opcodes: vec![(POPCOUNT, "POPCOUNT")],
             custom: Some(Arc::new(PopcountExecutor)),
+            extra_chips: Vec::new(),
         }]
     }
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 TARGET=riscv32im-unknown-none-elf
-GUESTS=(fibonacci cpubench io)
+GUESTS=(fibonacci cpubench io keccak sha2 bigint)
 
 # An outer RUSTFLAGS would replace the rustflags of .cargo/config.toml (our linker script!), and an
 # outer target dir or build target would put the ELFs elsewhere: use ours.

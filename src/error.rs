@@ -241,6 +241,12 @@ pub enum ExecErrorKind {
         /// The requested word count.
         words: u32,
     },
+    /// `xorin` with a byte count that is not a multiple of 4 or exceeds the Keccak rate.
+    #[error("xorin length {len} is not a multiple of 4 in 0..=136")]
+    XorinLength {
+        /// The byte count x[rs2].
+        len: u32,
+    },
     /// The program already terminated; there is nothing to resume.
     #[error("the program has already terminated")]
     AlreadyTerminated,

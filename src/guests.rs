@@ -1,5 +1,9 @@
 //! The bundled guest programs: built from `guests/` and committed as ELF files, embedded in rvx
-//! so they run by name with no RISC-V toolchain.
+//! so they run by name with no RISC-V toolchain. Each carries its `openvm.toml`, the
+//! configuration it runs with.
+
+use crate::config::AppConfig;
+use crate::error::ConfigError;
 
 /// A guest program shipped with rvx.
 #[derive(Debug, Clone, Copy)]
@@ -10,6 +14,18 @@ pub struct BundledGuest {
     pub description: &'static str,
     /// The ELF image.
     pub elf: &'static [u8],
+    /// Its VM configuration: the `openvm.toml` of its guest project.
+    pub config_toml: &'static str,
+}
+
+impl BundledGuest {
+    /// The VM configuration it is built for (its `openvm.toml`).
+    pub fn config(&self) -> Result<AppConfig, ConfigError> {
+        AppConfig::from_toml_str(
+            self.config_toml,
+            &format!("guests/{}/openvm.toml", self.name),
+        )
+    }
 }
 
 /// Every bundled guest, in a stable order.
@@ -18,16 +34,37 @@ pub const ALL: &[BundledGuest] = &[
         name: "fibonacci",
         description: "fib(n) mod 2^64; input: n as one 8-byte little-endian record; reveals low, high words",
         elf: include_bytes!("../guests/elf/fibonacci.elf"),
+        config_toml: include_str!("../guests/fibonacci/openvm.toml"),
     },
     BundledGuest {
         name: "cpubench",
         description: "sorting, matrix work, hashing; input: scale as one 4-byte little-endian record; reveals 8 checksum words",
         elf: include_bytes!("../guests/elf/cpubench.elf"),
+        config_toml: include_str!("../guests/cpubench/openvm.toml"),
     },
     BundledGuest {
         name: "io",
         description: "exercises every system/IO instruction; input: two records (see guests/README.md)",
         elf: include_bytes!("../guests/elf/io.elf"),
+        config_toml: include_str!("../guests/io/openvm.toml"),
+    },
+    BundledGuest {
+        name: "keccak",
+        description: "Keccak-256 of a generated buffer, chained over rounds (xorin, keccakf); inputs: length, rounds as 4-byte LE records; reveals the digest",
+        elf: include_bytes!("../guests/elf/keccak.elf"),
+        config_toml: include_str!("../guests/keccak/openvm.toml"),
+    },
+    BundledGuest {
+        name: "sha2",
+        description: "SHA-256 and SHA-512 of a generated message, chained over rounds; inputs: length, rounds as 4-byte LE records; reveals both digests (96 bytes)",
+        elf: include_bytes!("../guests/elf/sha2.elf"),
+        config_toml: include_str!("../guests/sha2/openvm.toml"),
+    },
+    BundledGuest {
+        name: "bigint",
+        description: "a 256-bit integer workload over every 256-bit instruction; input: iterations as a 4-byte LE record; reveals the 32-byte accumulator",
+        elf: include_bytes!("../guests/elf/bigint.elf"),
+        config_toml: include_str!("../guests/bigint/openvm.toml"),
     },
 ];
 

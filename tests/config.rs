@@ -126,8 +126,15 @@ fn openvm_toml_errors_name_the_key() {
     assert!(e.contains("foo"), "{e}");
     let e = err("[app_vm_config.system.config]\nnum_public_valuez = 64\n");
     assert!(e.contains("num_public_valuez"), "{e}");
-    let e = err("[app_vm_config.rv32i]\n[app_vm_config.keccak]\n");
-    assert!(e.contains("keccak") && e.contains("not implemented"), "{e}");
+    let e = err("[app_vm_config.rv32i]\n[app_vm_config.modular]\n");
+    assert!(
+        e.contains("modular") && e.contains("not implemented"),
+        "{e}"
+    );
+    let e = err("[app_vm_config.rv32i]\n[app_vm_config.keccak]\nrate = 1\n");
+    assert!(e.contains("rate"), "{e}");
+    let e = err("[app_vm_config.bigint]\nrange_tuple_checker_size = [1, 2]\n");
+    assert!(e.contains("range_tuple_checker_size"), "{e}");
     let e = err("[something_else]\n");
     assert!(e.contains("something_else"), "{e}");
     let e = err("[app_vm_config.system.config]\nnum_public_values = 3\n");
@@ -273,6 +280,7 @@ impl rvx::extension::Extension for MulThief {
             chip: "ThiefAir".into(),
             opcodes: vec![(0x250, "MUL")],
             custom: None,
+            extra_chips: Vec::new(),
         }]
     }
     fn decode(&self, _word: u32, _pc: u32) -> Option<rvx::extension::Decoded> {
@@ -295,5 +303,133 @@ fn two_extensions_claiming_one_opcode_is_an_error_naming_both() {
             && err.contains("mul-thief::thief")
             && err.contains("0x250"),
         "{err}"
+    );
+}
+
+#[test]
+fn keccak_config_matches_reference_keccak256_tables() {
+    let text = reference("keccak256")["config_toml"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let config = rvx::config::AppConfig::from_toml_str(&text, "keccak256/openvm.toml").unwrap();
+    assert_matches_reference(&config, "keccak256");
+}
+
+#[test]
+fn sha2_config_matches_reference_sha2_bench_tables() {
+    let text = reference("sha2_bench")["config_toml"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let config = rvx::config::AppConfig::from_toml_str(&text, "sha2_bench/openvm.toml").unwrap();
+    assert_matches_reference(&config, "sha2_bench");
+}
+
+/// The kitchen-sink table without the algebra extensions (modular, Fp2, ECC, pairing), which
+/// rvx does not implement: those extensions register after every other one, so their AIRs are
+/// exactly indices `4..43` (reverse order) and their executors come after BigInt's. What is
+/// left is the table of RV32IM + IO + Keccak + SHA-2 + BigInt, with the range-tuple checker
+/// sized for BigInt (2^21 rows).
+#[test]
+fn bigint_config_matches_the_reference_kitchen_sink_tables() {
+    let reference = reference("kitchen-sink-trimmed");
+    let airs = reference["airs"].as_array().unwrap();
+    let algebra = 4..43;
+    for air in &airs[algebra.clone()] {
+        let name = air["name"].as_str().unwrap();
+        assert!(
+            name.contains("FieldExpressionCoreAir") || name.contains("ModularIsEqualCoreAir"),
+            "{name} is not an algebra AIR"
+        );
+    }
+    let kept: Vec<&Value> = airs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !algebra.contains(i))
+        .map(|(_, a)| a)
+        .collect();
+    let remap = |air: usize| {
+        if air >= algebra.end {
+            air - algebra.len()
+        } else {
+            air
+        }
+    };
+    let toml = "[app_vm_config.rv32i]\n[app_vm_config.rv32m]\n[app_vm_config.io]\n\
+                [app_vm_config.keccak]\n[app_vm_config.sha2]\n[app_vm_config.bigint]\n";
+    let config = rvx::config::AppConfig::from_toml_str(toml, "openvm.toml").unwrap();
+    let exec = config.execution_config().unwrap();
+    let chips = exec.chips().chips();
+    let ours: Vec<&str> = chips.iter().map(|c| c.name.as_str()).collect();
+    let theirs: Vec<&str> = kept.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(ours, theirs);
+    for (chip, air) in chips.iter().zip(&kept) {
+        assert_eq!(u64::from(chip.width), air["width"].as_u64().unwrap());
+        assert_eq!(
+            u64::from(chip.interactions),
+            air["num_interactions"].as_u64().unwrap()
+        );
+        assert_eq!(
+            chip.need_rot,
+            air["need_rot"].as_bool().unwrap(),
+            "{}",
+            chip.name
+        );
+        match chip.height {
+            ChipHeight::Constant(h) => {
+                assert_eq!(Some(u64::from(h)), air["constant_height"].as_u64())
+            }
+            _ => assert!(
+                !air["height_is_constant"].as_bool().unwrap() || air["name"] == "ProgramAir"
+            ),
+        }
+    }
+    // Executors 0..25: phantom, RV32I, IO, Keccak, SHA-2, RV32M, BigInt.
+    let ours = exec.executor_idx_to_air_idx();
+    let theirs: Vec<usize> = reference["executor_idx_to_air_idx"].as_array().unwrap()[..25]
+        .iter()
+        .map(|v| remap(v.as_u64().unwrap() as usize))
+        .collect();
+    assert_eq!(ours, theirs);
+    let mut opcodes: Vec<(u32, usize)> = reference["opcodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["opcode"].as_u64().unwrap() as u32,
+                o["executor_idx"].as_u64().unwrap() as usize,
+            )
+        })
+        .filter(|&(_, e)| e < 25)
+        .collect();
+    opcodes.sort_unstable();
+    assert_eq!(exec.opcode_map(), opcodes);
+}
+
+#[test]
+fn bigint_alone_places_its_own_range_tuple_checker() {
+    let toml = "[app_vm_config.rv32i]\n[app_vm_config.io]\n[app_vm_config.bigint]\n\
+                range_tuple_checker_sizes = [256, 4096]\n";
+    let config = rvx::config::AppConfig::from_toml_str(toml, "openvm.toml").unwrap();
+    let exec = config.execution_config().unwrap();
+    let index = exec.chips().index_of("RangeTupleCheckerAir<2>").unwrap();
+    assert_eq!(
+        exec.chips().chips()[index].height,
+        ChipHeight::Constant(1 << 20)
+    );
+    // With RV32M, both take the element-wise largest sizes.
+    let toml = "[app_vm_config.rv32i]\n[app_vm_config.io]\n[app_vm_config.rv32m]\n\
+                range_tuple_checker_sizes = [512, 1024]\n[app_vm_config.bigint]\n\
+                range_tuple_checker_sizes = [256, 4096]\n";
+    let config = rvx::config::AppConfig::from_toml_str(toml, "openvm.toml").unwrap();
+    assert_eq!(
+        config.rv32m.unwrap().range_tuple_checker_sizes,
+        config.bigint.unwrap().range_tuple_checker_sizes
+    );
+    assert_eq!(
+        config.bigint.unwrap().range_tuple_checker_sizes,
+        [512, 4096]
     );
 }

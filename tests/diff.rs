@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::random::generate;
+use common::random::{generate, generate_with_intrinsics};
 use rvx::instance::{MeteredCostInstance, MeteredInstance};
 use rvx::metering::{CostReport, Segment};
 use rvx::{
@@ -102,6 +102,42 @@ fn bundled_guests_agree_on_every_backend_and_mode() {
     );
 }
 
+/// A bundled guest with its own configuration (its `openvm.toml`).
+fn bundled_own_config(name: &str) -> Arc<Program> {
+    let guest = guests::find(name).unwrap();
+    let config = guest.config().unwrap();
+    Arc::new(Program::from_elf(guest.elf, &config).unwrap())
+}
+
+#[test]
+fn extension_guests_agree_on_every_backend_and_mode() {
+    let word = |v: u32| v.to_le_bytes().to_vec();
+    let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        ("keccak", vec![word(3000), word(3)]),
+        ("keccak", vec![word(0), word(1)]),
+        ("sha2", vec![word(2000), word(2)]),
+        ("sha2", vec![word(55), word(1)]),
+        ("bigint", vec![word(300)]),
+        // A missing input record: the same error everywhere.
+        ("bigint", vec![]),
+    ];
+    for (name, inputs) in cases {
+        assert_backends_agree(name, &bundled_own_config(name), &inputs, None);
+    }
+    // Tight segments: many cuts around the extension chips' rows and pages.
+    let guest = guests::find("keccak").unwrap();
+    let mut config = guest.config().unwrap();
+    config.system.segmentation.segment_check_insns = 101;
+    config.system.segmentation.max_trace_height = 1 << 11;
+    let program = Arc::new(Program::from_elf(guest.elf, &config).unwrap());
+    assert_backends_agree(
+        "keccak (tight)",
+        &program,
+        &[word(5000), word(2)],
+        Some(20_000_000),
+    );
+}
+
 #[test]
 fn foreign_guests_agree_on_every_backend_and_mode() {
     assert_backends_agree(
@@ -162,6 +198,52 @@ fn random_programs_agree_in_metered_modes_with_tight_limits() {
         let (program, inputs) = random_program(seed, &config);
         assert_backends_agree(&format!("seed {seed}"), &program, &inputs, Some(200_000));
     }
+}
+
+fn random_intrinsics_program(seed: u64, config: &dyn VmConfig) -> (Arc<Program>, Vec<Vec<u8>>) {
+    let generated = generate_with_intrinsics(seed);
+    let exec = Arc::new(config.execution_config().unwrap());
+    let program = Program::from_segments(common::BASE, generated.segments(), exec);
+    (Arc::new(program), generated.inputs)
+}
+
+/// Random programs mixing the Keccak, SHA-2 and 256-bit instructions with RV32IM: every
+/// backend agrees with the interpreter in every mode, with default limits and with tight ones
+/// (many segments, cut around the extension instructions' rows and pages), and under a cost
+/// limit that stops them part-way.
+#[test]
+fn random_programs_with_intrinsics_agree_in_every_mode() {
+    let loose = common::ext_config();
+    let mut tight = common::ext_config();
+    tight.system.segmentation.segment_check_insns = 61;
+    tight.system.segmentation.max_trace_height = 512;
+    let (mut intrinsics, mut segments) = (0, 0);
+    for seed in 0..random_count() / 6 {
+        let config: &dyn VmConfig = if seed % 2 == 0 { &loose } else { &tight };
+        let (program, inputs) = random_intrinsics_program(seed, config);
+        intrinsics += program.custom().len();
+        let max_cost = (seed % 3 == 0).then_some(3_000_000);
+        assert_backends_agree(&format!("seed {seed}"), &program, &inputs, max_cost);
+        // The programs run to their end (so every instruction in them was compared).
+        let state = PureInstance::new(program.clone(), BackendKind::Interpreter)
+            .unwrap()
+            .with_output(Output::Discard)
+            .execute(inputs.clone())
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(state.exit_code, Some(0), "seed {seed}");
+        let metered = MeteredInstance::new(program, BackendKind::Interpreter)
+            .unwrap()
+            .with_output(Output::Discard);
+        segments += metered.execute_metered(inputs).unwrap().0.len();
+    }
+    assert!(
+        intrinsics > 100,
+        "the generator emits extension instructions"
+    );
+    assert!(
+        segments > 2 * (random_count() / 6) as usize,
+        "tight limits cut segments"
+    );
 }
 
 /// Metered runs where compiled code passes most check points itself (limits loose enough)

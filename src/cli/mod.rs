@@ -184,16 +184,18 @@ fn input_records(args: &RunArgs, matches: &ArgMatches) -> Result<Vec<Vec<u8>>, S
     Ok(records.into_iter().map(|(_, bytes)| bytes).collect())
 }
 
-/// The configuration named on the command line, or the default one.
-fn load_config(path: &Option<PathBuf>) -> Result<Box<dyn VmConfig>, String> {
-    Ok(match path {
-        Some(path) => Box::new(AppConfig::from_file(path).map_err(|e| e.to_string())?),
-        None => Box::new(Rv32ImConfig::default()),
+/// The configuration named on the command line, else a bundled guest's own, else the default.
+fn load_config(path: &Option<PathBuf>, program: &str) -> Result<Box<dyn VmConfig>, String> {
+    let is_path = program.contains('/') || std::path::Path::new(program).exists();
+    Ok(match (path, guests::find(program)) {
+        (Some(path), _) => Box::new(AppConfig::from_file(path).map_err(|e| e.to_string())?),
+        (None, Some(guest)) if !is_path => Box::new(guest.config().map_err(|e| e.to_string())?),
+        (None, _) => Box::new(Rv32ImConfig::default()),
     })
 }
 
 fn compile(args: &CompileArgs) -> Result<ExitCode, String> {
-    let config = load_config(&args.config)?;
+    let config = load_config(&args.config, &args.program)?;
     let program = load_program(&args.program, config.as_ref())?;
     let modes = match args.mode {
         Some(mode) => vec![mode],
@@ -228,7 +230,7 @@ fn compile(args: &CompileArgs) -> Result<ExitCode, String> {
 }
 
 fn run(args: &RunArgs, matches: &ArgMatches) -> Result<ExitCode, String> {
-    let config = load_config(&args.config)?;
+    let config = load_config(&args.config, &args.program)?;
     let program = Arc::new(load_program(&args.program, config.as_ref())?);
     let output = if args.json {
         Output::Stderr

@@ -1,7 +1,7 @@
 //! Configurations loaded from the `openvm.toml` files guest projects carry.
 //!
 //! The file's `[app_vm_config]` table lists the extensions (`[app_vm_config.rv32i]`, `rv32m`,
-//! `io`, ...) and the system settings (`[app_vm_config.system.config]`: `num_public_values`,
+//! `io`, `keccak`, `sha2`, `bigint`, ...) and the system settings (`[app_vm_config.system.config]`: `num_public_values`,
 //! `memory_config.pointer_max_bits`, ...). Extensions are registered in the reference zkVM's
 //! fixed order (rv32i, io, keccak, sha2, rv32m, bigint, modular, fp2, ecc, pairing), whatever
 //! their order in the file, so the executor and chip tables match the reference's.
@@ -9,11 +9,17 @@
 //! An unknown key is an error naming it. The top-level `[system_params]` (STARK parameters)
 //! sets the segment height limit (2^(l_skip + n_stack)) and the proving-memory estimate's
 //! parameters; its other keys, `max_constraint_degree` and the address-space layout belong to
-//! proving and are accepted without effect. An extension rvx does not implement yet is an error
-//! saying so.
+//! proving and are accepted without effect. An extension rvx does not implement yet (the
+//! algebra extensions, deferral) is an error saying so.
+//!
+//! As the reference's SDK does, when both RV32M and BigInt are present their range-tuple
+//! checkers (one shared chip) get the element-wise largest of their sizes.
 
 use super::{SystemConfig, VmConfig};
 use crate::error::ConfigError;
+use crate::extension::bigint::BigInt;
+use crate::extension::keccak::Keccak;
+use crate::extension::sha2::Sha2;
 use crate::extension::{io::Io, rv32i::Rv32I, rv32m::Rv32M, Extension};
 use serde::Deserialize;
 use std::path::Path;
@@ -28,8 +34,14 @@ pub struct AppConfig {
     pub rv32i: Option<Rv32I>,
     /// `[app_vm_config.io]`.
     pub io: Option<Io>,
+    /// `[app_vm_config.keccak]`.
+    pub keccak: Option<Keccak>,
+    /// `[app_vm_config.sha2]`.
+    pub sha2: Option<Sha2>,
     /// `[app_vm_config.rv32m]`.
     pub rv32m: Option<Rv32M>,
+    /// `[app_vm_config.bigint]`.
+    pub bigint: Option<BigInt>,
 }
 
 impl VmConfig for AppConfig {
@@ -45,7 +57,16 @@ impl VmConfig for AppConfig {
         if let Some(e) = self.io {
             out.push(Arc::new(e));
         }
+        if let Some(e) = self.keccak {
+            out.push(Arc::new(e));
+        }
+        if let Some(e) = self.sha2 {
+            out.push(Arc::new(e));
+        }
         if let Some(e) = self.rv32m {
+            out.push(Arc::new(e));
+        }
+        if let Some(e) = self.bigint {
             out.push(Arc::new(e));
         }
         out
@@ -91,9 +112,9 @@ struct Vm {
     rv32i: Option<Empty>,
     io: Option<Empty>,
     rv32m: Option<Rv32MTable>,
-    keccak: Option<toml::Value>,
-    sha2: Option<toml::Value>,
-    bigint: Option<toml::Value>,
+    keccak: Option<Empty>,
+    sha2: Option<Empty>,
+    bigint: Option<BigIntTable>,
     modular: Option<toml::Value>,
     fp2: Option<toml::Value>,
     ecc: Option<toml::Value>,
@@ -109,6 +130,12 @@ struct Empty {}
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Rv32MTable {
+    range_tuple_checker_sizes: Option<[u32; 2]>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BigIntTable {
     range_tuple_checker_sizes: Option<[u32; 2]>,
 }
 
@@ -156,9 +183,6 @@ impl AppConfig {
         let file: File = toml::from_str(text).map_err(|e| error(e.message().to_string()))?;
         let vm = file.app_vm_config;
         let unsupported = [
-            ("keccak", vm.keccak.is_some()),
-            ("sha2", vm.sha2.is_some()),
-            ("bigint", vm.bigint.is_some()),
             ("modular", vm.modular.is_some()),
             ("fp2", vm.fp2.is_some()),
             ("ecc", vm.ecc.is_some()),
@@ -208,15 +232,32 @@ impl AppConfig {
             system.segmentation.max_trace_height = 1 << bits;
         }
         system.validate()?;
+        let mut rv32m = vm.rv32m.map(|t| Rv32M {
+            range_tuple_checker_sizes: t
+                .range_tuple_checker_sizes
+                .unwrap_or(crate::extension::rv32m::DEFAULT_RANGE_TUPLE_CHECKER_SIZES),
+        });
+        let mut bigint = vm.bigint.map(|t| BigInt {
+            range_tuple_checker_sizes: t
+                .range_tuple_checker_sizes
+                .unwrap_or(crate::extension::bigint::DEFAULT_RANGE_TUPLE_CHECKER_SIZES),
+        });
+        if let (Some(m), Some(b)) = (rv32m.as_mut(), bigint.as_mut()) {
+            // One shared checker, large enough for both (the reference SDK's adjustment).
+            let [m0, m1] = m.range_tuple_checker_sizes;
+            let [b0, b1] = b.range_tuple_checker_sizes;
+            let sizes = [m0.max(b0), m1.max(b1)];
+            m.range_tuple_checker_sizes = sizes;
+            b.range_tuple_checker_sizes = sizes;
+        }
         Ok(AppConfig {
             system,
             rv32i: vm.rv32i.map(|_| Rv32I),
             io: vm.io.map(|_| Io),
-            rv32m: vm.rv32m.map(|t| Rv32M {
-                range_tuple_checker_sizes: t
-                    .range_tuple_checker_sizes
-                    .unwrap_or(crate::extension::rv32m::DEFAULT_RANGE_TUPLE_CHECKER_SIZES),
-            }),
+            keccak: vm.keccak.map(|_| Keccak),
+            sha2: vm.sha2.map(|_| Sha2),
+            rv32m,
+            bigint,
         })
     }
 

@@ -30,6 +30,20 @@ pub struct ExecutorEntry {
     pub opcodes: Vec<(Opcode, &'static str)>,
     /// The implementation of its custom instructions, if it has any.
     pub custom: Option<Arc<dyn CustomExecutor>>,
+    /// The chip-table indices of its [`crate::extension::ExecutorSpec::extra_chips`].
+    pub extra_airs: Vec<usize>,
+}
+
+impl ExecutorEntry {
+    /// The chip-table index of the executor's chip `chip` as its instructions report rows
+    /// ([`crate::extension::Machine::add_rows`]): 0 is its own chip, `i + 1` its `i`-th extra
+    /// chip.
+    pub fn report_chip(&self, chip: usize) -> Option<usize> {
+        match chip {
+            0 => Some(self.air_idx),
+            i => self.extra_airs.get(i - 1).copied(),
+        }
+    }
 }
 
 impl fmt::Debug for ExecutorEntry {
@@ -40,6 +54,7 @@ impl fmt::Debug for ExecutorEntry {
             .field("air_idx", &self.air_idx)
             .field("opcodes", &self.opcodes)
             .field("custom", &self.custom.is_some())
+            .field("extra_airs", &self.extra_airs)
             .finish()
     }
 }
@@ -163,6 +178,18 @@ impl ExecutionConfig {
                             chip: spec.chip.clone(),
                             executor: spec.name,
                         })?;
+                let extra_airs = spec
+                    .extra_chips
+                    .iter()
+                    .map(|chip| {
+                        chips
+                            .index_of(chip)
+                            .ok_or_else(|| ConfigError::UnknownChip {
+                                chip: chip.clone(),
+                                executor: spec.name,
+                            })
+                    })
+                    .collect::<Result<Vec<usize>, ConfigError>>()?;
                 let executor_idx = executors.len();
                 for &(opcode, mnemonic) in &spec.opcodes {
                     if let Some(&owner) = opcodes.get(&opcode) {
@@ -181,6 +208,7 @@ impl ExecutionConfig {
                     air_idx,
                     opcodes: spec.opcodes,
                     custom: spec.custom,
+                    extra_airs,
                 });
             }
         }

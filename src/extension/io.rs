@@ -45,6 +45,7 @@ impl Extension for Io {
             chip: HINT_STORE_CHIP.to_string(),
             opcodes: vec![(HINT_STOREW, "HINT_STOREW"), (HINT_BUFFER, "HINT_BUFFER")],
             custom: None,
+            extra_chips: Vec::new(),
         }]
     }
 

@@ -8,15 +8,22 @@
 //! - its chips ([`ChipSpec`]): name, trace width, interactions per row, constant height;
 //! - how the fast backends emit its custom instructions ([`CustomExecutor::rvr_emission`]), by
 //!   default a call back into the shared Rust implementation, so a new extension runs on every
-//!   backend before it has a native emission.
+//!   backend before it has a native emission;
+//! - how its custom instructions are metered ([`CustomExecutor::metering`]): one row on the
+//!   executor's chip, or rows and memory accesses the executor reports itself as it runs
+//!   ([`Machine::add_rows`], [`Machine::read`], [`Machine::write`]), possibly on several chips
+//!   and depending on the data.
 //!
 //! A VM configuration ([`crate::VmConfig`], usually declared with `#[derive(VmConfig)]`) is a
 //! system configuration plus an ordered list of extensions; [`crate::ExecutionConfig`] turns it
 //! into the tables the backends use.
 
+pub mod bigint;
 pub mod io;
+pub mod keccak;
 pub mod rv32i;
 pub mod rv32m;
+pub mod sha2;
 pub mod system;
 
 use crate::error::ExecErrorKind;
@@ -101,6 +108,10 @@ pub struct ExecutorSpec {
     pub opcodes: Vec<(Opcode, &'static str)>,
     /// The implementation of its custom instructions; `None` for built-in operations.
     pub custom: Option<Arc<dyn CustomExecutor>>,
+    /// Further chips its instructions add rows to (names of this configuration's chips), for
+    /// executors that report their rows ([`Metering::Reported`]): chip `i + 1` of
+    /// [`Machine::add_rows`] is `extra_chips[i]`, chip 0 being [`ExecutorSpec::chip`].
+    pub extra_chips: Vec<String>,
 }
 
 impl Debug for ExecutorSpec {
@@ -110,8 +121,34 @@ impl Debug for ExecutorSpec {
             .field("chip", &self.chip)
             .field("opcodes", &self.opcodes)
             .field("custom", &self.custom.is_some())
+            .field("extra_chips", &self.extra_chips)
             .finish()
     }
+}
+
+/// How a custom instruction is metered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Metering {
+    /// One row on the executor's chip and no memory access: compiled code counts it with its
+    /// block and calls the shared implementation.
+    #[default]
+    OneRow,
+    /// The executor reports its rows ([`Machine::add_rows`], on its chip and its
+    /// [`ExecutorSpec::extra_chips`]) and the main-memory bytes it accesses ([`Machine::read`],
+    /// [`Machine::write`], [`Machine::touch`]) as it runs; nothing is counted for it otherwise.
+    /// The compiling backends hand such instructions to the interpreter, which meters them.
+    Reported,
+}
+
+/// Where a custom instruction reports what it adds to metering (see [`Metering::Reported`]).
+/// Each backend's metered modes implement it; without one, reports are discarded.
+pub trait ExtensionMeter {
+    /// `rows` rows were added to the executor's chip `chip` (0: [`ExecutorSpec::chip`], `i + 1`:
+    /// `extra_chips[i]`).
+    fn add_rows(&mut self, chip: usize, rows: u32);
+
+    /// The `len` bytes of main memory from `addr` were accessed (`len > 0`, inside memory).
+    fn touch(&mut self, addr: u32, len: u32);
 }
 
 /// The machine as a custom instruction sees it.
@@ -128,6 +165,8 @@ pub struct Machine<'a> {
     pub rng: &'a mut GuestRng,
     /// The pc of the executing instruction.
     pub pc: u32,
+    /// Where metering reports go, if the mode meters.
+    meter: Option<&'a mut dyn ExtensionMeter>,
 }
 
 impl<'a> Machine<'a> {
@@ -147,7 +186,60 @@ impl<'a> Machine<'a> {
             public_values,
             rng,
             pc,
+            meter: None,
         }
+    }
+
+    /// The same machine reporting to `meter` (see [`Metering::Reported`]).
+    pub fn with_meter(mut self, meter: &'a mut dyn ExtensionMeter) -> Machine<'a> {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// Adds `rows` rows to the executor's chip `chip` (0: its own chip, `i + 1`: the `i`-th of
+    /// its [`ExecutorSpec::extra_chips`]).
+    #[inline]
+    pub fn add_rows(&mut self, chip: usize, rows: u32) {
+        if let Some(meter) = self.meter.as_mut() {
+            meter.add_rows(chip, rows);
+        }
+    }
+
+    /// Checks that the `len` bytes from `addr` lie inside main memory (any alignment), without
+    /// accessing them. Check every operand before the first write, so a faulting instruction
+    /// changes nothing.
+    #[inline]
+    pub fn check(&self, addr: u32, len: u32) -> Result<(), ExecErrorKind> {
+        self.memory.check_range(addr, u64::from(len))
+    }
+
+    /// Records an access of the `len` bytes from `addr` (already checked) for metering.
+    #[inline]
+    pub fn touch(&mut self, addr: u32, len: u32) {
+        if len > 0 {
+            if let Some(meter) = self.meter.as_mut() {
+                meter.touch(addr, len);
+            }
+        }
+    }
+
+    /// Reads the `N` bytes at `addr` (any alignment), checked and metered.
+    #[inline]
+    pub fn read<const N: usize>(&mut self, addr: u32) -> Result<[u8; N], ExecErrorKind> {
+        let mut bytes = [0u8; N];
+        bytes.copy_from_slice(self.memory.slice(addr, N as u64)?);
+        self.touch(addr, N as u32);
+        Ok(bytes)
+    }
+
+    /// Writes `bytes` at `addr` (any alignment), checked and metered.
+    #[inline]
+    pub fn write(&mut self, addr: u32, bytes: &[u8]) -> Result<(), ExecErrorKind> {
+        self.memory
+            .slice_mut(addr, bytes.len() as u64)?
+            .copy_from_slice(bytes);
+        self.touch(addr, bytes.len() as u32);
+        Ok(())
     }
 
     /// Reads register `r` (0..=31).
@@ -185,6 +277,13 @@ pub trait CustomExecutor: Send + Sync {
         operands: &Operands,
         machine: &mut Machine<'_>,
     ) -> Result<Next, ExecErrorKind>;
+
+    /// How instructions with `opcode` are metered. The default, [`Metering::OneRow`], suits
+    /// instructions that touch no memory; an instruction that accesses memory or adds other
+    /// rows must be [`Metering::Reported`].
+    fn metering(&self, _opcode: Opcode) -> Metering {
+        Metering::OneRow
+    }
 
     /// How the recompiler emits this instruction. The default calls back into
     /// [`CustomExecutor::execute`] through the shared Rust entry point.

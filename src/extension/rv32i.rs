@@ -153,6 +153,7 @@ fn executor(name: &'static str, chip: &str, opcodes: &[(Opcode, &'static str)]) 
         chip: chip.to_string(),
         opcodes: opcodes.to_vec(),
         custom: None,
+        extra_chips: Vec::new(),
     }
 }
 

@@ -90,6 +90,7 @@ impl Extension for Rv32M {
             chip: chip.to_string(),
             opcodes: opcodes.to_vec(),
             custom: None,
+            extra_chips: Vec::new(),
         };
         vec![
             executor("multiplication", chips::MULTIPLICATION, &[(MUL, "MUL")]),

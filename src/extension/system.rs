@@ -69,5 +69,6 @@ pub fn executors() -> Vec<ExecutorSpec> {
         chip: PHANTOM_CHIP.to_string(),
         opcodes: vec![(PHANTOM, "PHANTOM")],
         custom: None,
+        extra_chips: Vec::new(),
     }]
 }

@@ -70,6 +70,13 @@ impl Meter for CostMeter<'_> {
 
     fn on_public_value(&mut self, _offset: u32) {}
 
+    fn on_rows(&mut self, chip: usize, rows: u32) {
+        let width = self.tables.widths.get(chip).copied().unwrap_or(0);
+        self.state.cost += u64::from(width) * u64::from(rows);
+    }
+
+    fn on_memory_range(&mut self, _addr: u32, _len: u32) {}
+
     #[inline(always)]
     fn block_fits(&self, idx: usize) -> bool {
         // Conservative: the last instruction's own cost need not fit, but counting one by one

@@ -26,6 +26,14 @@ pub trait Meter {
     /// `reveal` wrote the public-value word at byte `offset`.
     fn on_public_value(&mut self, offset: u32);
 
+    /// An extension instruction that meters itself added `rows` rows to chip `chip` (an index
+    /// into the chip table).
+    fn on_rows(&mut self, chip: usize, rows: u32);
+
+    /// An extension instruction that meters itself accessed the `len` bytes of main memory
+    /// from `addr` (`len > 0`, inside guest memory, any alignment).
+    fn on_memory_range(&mut self, addr: u32, len: u32);
+
     /// Whether the instructions from code index `idx` to the end of its block may all run
     /// without consulting the meter between them.
     fn block_fits(&self, idx: usize) -> bool;
@@ -51,6 +59,10 @@ impl Meter for NoMeter {
     fn on_hint_store(&mut self, _addr: u32, _words: u32) {}
     #[inline(always)]
     fn on_public_value(&mut self, _offset: u32) {}
+    #[inline(always)]
+    fn on_rows(&mut self, _chip: usize, _rows: u32) {}
+    #[inline(always)]
+    fn on_memory_range(&mut self, _addr: u32, _len: u32) {}
     #[inline(always)]
     fn block_fits(&self, _idx: usize) -> bool {
         true

@@ -558,6 +558,21 @@ impl Meter for SegmentMeter<'_> {
             .touch(self.public_values_page + (offset >> PAGE_BYTES_BITS));
     }
 
+    fn on_rows(&mut self, chip: usize, rows: u32) {
+        if let Some(height) = self.heights.get_mut(chip) {
+            *height = height.saturating_add(rows);
+        }
+    }
+
+    fn on_memory_range(&mut self, addr: u32, len: u32) {
+        // Every page the bytes overlap, as the reference charges a multi-block access.
+        let first = addr >> PAGE_BYTES_BITS;
+        let last = (u64::from(addr) + u64::from(len.max(1)) - 1) >> PAGE_BYTES_BITS;
+        for page in u64::from(first)..=last {
+            self.pages.touch(page as u32);
+        }
+    }
+
     #[inline(always)]
     fn block_fits(&self, _idx: usize) -> bool {
         true

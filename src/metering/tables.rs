@@ -9,8 +9,8 @@ use crate::program::{Op, Program, NO_EXECUTOR};
 #[derive(Debug, Clone)]
 pub struct MeterTables {
     /// For each code entry, the chip one row is added to when it executes, or the number of
-    /// chips (a sink slot past the last chip) for none: terminate, faults, and hint stores,
-    /// whose rows depend on their operands.
+    /// chips (a sink slot past the last chip) for none: terminate, faults, hint stores and
+    /// extension instructions that report their own rows, whose rows depend on their operands.
     pub fetch_chip: Vec<u16>,
     /// For each code entry, the cost of those rows (the chip's width), 0 for none.
     pub fetch_cost: Vec<u32>,
@@ -59,7 +59,8 @@ impl MeterTables {
         let executor_chip = config.executor_idx_to_air_idx();
         let mut fetch_chip = Vec::with_capacity(program.code().len());
         for (insn, &executor) in program.code().iter().zip(program.executors()) {
-            let dynamic = matches!(insn.op, Op::HintStoreW | Op::HintBuffer);
+            let dynamic = matches!(insn.op, Op::HintStoreW | Op::HintBuffer)
+                || program.reports_metering(insn);
             let chip = if executor == NO_EXECUTOR || dynamic {
                 chips.len() as u16
             } else {

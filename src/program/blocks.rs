@@ -7,10 +7,11 @@
 //! when the whole of it fits the instruction budget, so instruction limits and metering check
 //! points inside a block are reached by handing the block to the interpreter.
 //!
-//! Instructions that touch the host-side state (system and IO instructions, `terminate`) and
-//! those that always fault (illegal words, gaps, jumps out of the code) are *handoff*
-//! instructions: each is a leader of its own, and compiled code gives control to the
-//! interpreter there.
+//! Instructions that touch the host-side state (system and IO instructions, `terminate`), those
+//! that always fault (illegal words, gaps, jumps out of the code) and extension instructions
+//! that meter themselves ([`crate::extension::Metering::Reported`]: data-dependent rows, memory
+//! pages) are *handoff* instructions: each is a leader of its own, and compiled code gives
+//! control to the interpreter there.
 
 use super::decode::{BranchKind, Op, SCRATCH_REG};
 use super::Program;
@@ -30,6 +31,12 @@ pub fn is_handoff(op: Op) -> bool {
             | Op::NoInstruction
             | Op::BadBranch
     )
+}
+
+/// Whether compiled code hands the code entry `insn` of `program` to the interpreter: a handoff
+/// operation ([`is_handoff`]) or an extension instruction that reports its own metering.
+pub fn hands_off(program: &Program, insn: &super::Insn) -> bool {
+    is_handoff(insn.op) || program.reports_metering(insn)
 }
 
 /// A compiled block: instructions `start..end` of [`Program::code`].
@@ -67,10 +74,11 @@ pub fn form_blocks(program: &Program) -> Vec<Block> {
         if BranchKind::of_direct(insn.op).is_some() {
             leader[insn.imm as usize] = true;
         }
-        if is_handoff(insn.op) {
+        let handoff = hands_off(program, insn);
+        if handoff {
             leader[i] = true;
         }
-        if (insn.op.ends_block() || is_handoff(insn.op)) && i + 1 < code.len() {
+        if (insn.op.ends_block() || handoff) && i + 1 < code.len() {
             leader[i + 1] = true;
         }
     }
@@ -80,12 +88,12 @@ pub fn form_blocks(program: &Program) -> Vec<Block> {
         let last = i + 1 == code.len()
             || leader[i + 1]
             || code[i].op.ends_block()
-            || is_handoff(code[i].op);
+            || hands_off(program, &code[i]);
         if last {
             blocks.push(Block {
                 start,
                 end: i + 1,
-                handoff: is_handoff(code[start].op),
+                handoff: hands_off(program, &code[start]),
             });
             start = i + 1;
         }

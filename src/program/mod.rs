@@ -12,7 +12,7 @@ mod elf;
 
 use crate::config::{ExecutionConfig, VmConfig};
 use crate::error::{Error, LoadError};
-use crate::extension::{DecodedKind, Opcode, Operands};
+use crate::extension::{DecodedKind, Metering, Opcode, Operands};
 use crate::metering::MeterTables;
 use decode::{BranchKind, CodeRange};
 pub use decode::{Insn, Op};
@@ -27,6 +27,8 @@ pub struct CustomInsn {
     pub executor_idx: usize,
     /// The decoded operands.
     pub operands: Operands,
+    /// How it is metered (its executor's [`crate::extension::CustomExecutor::metering`]).
+    pub metering: Metering,
 }
 
 /// Marks code entries without an executor (illegal words, gaps, `terminate`).
@@ -179,10 +181,18 @@ impl Program {
                 decoded[index] = match found.kind {
                     DecodedKind::Builtin(insn) => resolve_target(insn, range),
                     DecodedKind::Custom(operands) => {
+                        let executor_idx = executor.expect("checked above");
+                        let Some(implementation) = &config.executors()[executor_idx].custom else {
+                            // A custom operation claimed for a built-in executor cannot run.
+                            decoded[index] = Insn::ILLEGAL;
+                            executors[index] = NO_EXECUTOR;
+                            continue;
+                        };
                         custom.push(CustomInsn {
                             opcode: found.opcode,
-                            executor_idx: executor.expect("checked above"),
+                            executor_idx,
                             operands,
+                            metering: implementation.metering(found.opcode),
                         });
                         Insn::new(Op::Custom, 0, 0, 0, (custom.len() - 1) as u32)
                     }
@@ -224,6 +234,12 @@ impl Program {
     /// The extension instructions, indexed by the `imm` of [`Op::Custom`] entries.
     pub fn custom(&self) -> &[CustomInsn] {
         &self.custom
+    }
+
+    /// Whether the entry `insn` of [`Program::code`] is an extension instruction whose executor
+    /// reports its own metering ([`Metering::Reported`]).
+    pub fn reports_metering(&self, insn: &Insn) -> bool {
+        insn.op == Op::Custom && self.custom[insn.imm as usize].metering == Metering::Reported
     }
 
     /// Address of the first decoded instruction.

@@ -2,6 +2,7 @@
 //! instructions), helpers to build and run programs, and a minimal ELF32 writer for loader tests.
 #![allow(dead_code)]
 
+pub mod bigint;
 pub mod random;
 
 use rvx::program::Segment;
@@ -488,6 +489,74 @@ pub fn printstr(rd: u32, rs1: u32) -> u32 {
 /// `hintrandom rd`: hint stream = 4*x[rd] random bytes.
 pub fn hintrandom(rd: u32) -> u32 {
     i_type(CUSTOM_0, 3, rd, 0, 2)
+}
+
+/// `keccakf rd`: keccak-f[1600] on the 200 bytes at x[rd].
+pub fn keccakf(rd: u32) -> u32 {
+    r_type(CUSTOM_0, 4, 0, rd, 0, 0)
+}
+/// `xorin rd, rs1, rs2`: x[rs2] bytes at x[rs1] XORed into those at x[rd].
+pub fn xorin(rd: u32, rs1: u32, rs2: u32) -> u32 {
+    r_type(CUSTOM_0, 4, 1, rd, rs1, rs2)
+}
+/// `sha256_update rd, rs1, rs2`: [x[rd]:32] = compress256([x[rs1]:32], [x[rs2]:64]).
+pub fn sha256_update(rd: u32, rs1: u32, rs2: u32) -> u32 {
+    r_type(CUSTOM_0, 4, 2, rd, rs1, rs2)
+}
+/// `sha512_update rd, rs1, rs2`: [x[rd]:64] = compress512([x[rs1]:64], [x[rs2]:128]).
+pub fn sha512_update(rd: u32, rs1: u32, rs2: u32) -> u32 {
+    r_type(CUSTOM_0, 4, 3, rd, rs1, rs2)
+}
+/// The 256-bit operation `funct7` (0 add .. 10 mul) on [x[rs1]:32], [x[rs2]:32] into [x[rd]:32].
+pub fn int256(funct7: u32, rd: u32, rs1: u32, rs2: u32) -> u32 {
+    r_type(CUSTOM_0, 5, funct7, rd, rs1, rs2)
+}
+/// `beq256 rs1, rs2, offset`: branch when the 32-byte operands at x[rs1] and x[rs2] are equal.
+pub fn beq256(rs1: u32, rs2: u32, offset: i32) -> u32 {
+    (b_type(6, rs1, rs2, offset) & !0x7f) | CUSTOM_0
+}
+
+/// RV32IM with the IO instructions plus the Keccak, SHA-2 and 256-bit integer extensions, in
+/// the reference's registration order.
+#[derive(rvx::VmConfig, Debug, Clone, Default)]
+pub struct ExtConfig {
+    /// Memory and public values.
+    #[config]
+    pub system: SystemConfig,
+    /// RV32I.
+    #[extension]
+    pub rv32i: rvx::extension::rv32i::Rv32I,
+    /// Hint stores and reveal.
+    #[extension]
+    pub io: rvx::extension::io::Io,
+    /// keccakf, xorin.
+    #[extension]
+    pub keccak: rvx::extension::keccak::Keccak,
+    /// sha256_update, sha512_update.
+    #[extension]
+    pub sha2: rvx::extension::sha2::Sha2,
+    /// RV32M (sharing BigInt's range-tuple checker).
+    #[extension]
+    pub rv32m: rvx::extension::rv32m::Rv32M,
+    /// 256-bit integers.
+    #[extension]
+    pub bigint: rvx::extension::bigint::BigInt,
+}
+
+/// [`ExtConfig`] on `system`, with RV32M's checker sized for BigInt as the reference's SDK does.
+pub fn ext_config_on(system: SystemConfig) -> ExtConfig {
+    ExtConfig {
+        system,
+        rv32m: rvx::extension::rv32m::Rv32M {
+            range_tuple_checker_sizes: rvx::extension::bigint::DEFAULT_RANGE_TUPLE_CHECKER_SIZES,
+        },
+        ..ExtConfig::default()
+    }
+}
+
+/// [`ExtConfig`] on the small test [`config`].
+pub fn ext_config() -> ExtConfig {
+    ext_config_on(config())
 }
 
 /// `li rd, value` as exactly two instructions (`lui` + `addi`), so instruction counts are fixed.

@@ -8,6 +8,11 @@
 //! stores, an empty `printstr`, `fence`. It ends with `terminate 0`. The same seed always gives
 //! the same program; the generator is a self-contained SplitMix64.
 //!
+//! With intrinsics ([`generate_with_intrinsics`], for [`ExtConfig`]) it also mixes in `keccakf`,
+//! `xorin` of every valid length, `sha256_update`, `sha512_update`, every 256-bit operation and
+//! `beq256` forward branches (taken or not), all on operands inside the data region, at any
+//! alignment and across pages.
+//!
 //! Register use (what keeps every access in range and every loop finite):
 //! - x1 link register (written only by calls), x2 hint word counts, x3 the data base
 //!   [`RAND_DATA`], x4 a "local" base somewhere in the region (always set to a value at least
@@ -85,6 +90,15 @@ pub fn random_program(seed: u64) -> (Vec<u32>, Vec<Vec<u8>>) {
 
 /// The whole program of `seed`, initial data included.
 pub fn generate(seed: u64) -> RandomProgram {
+    generate_program(seed, false)
+}
+
+/// The program of `seed` with extension instructions mixed in (run it with [`ExtConfig`]).
+pub fn generate_with_intrinsics(seed: u64) -> RandomProgram {
+    generate_program(seed, true)
+}
+
+fn generate_program(seed: u64, intrinsics: bool) -> RandomProgram {
     let mut rng = TestRng::new(seed ^ 0x005e_ed0f_7e57);
     // Dynamic size classes: a few hundred, a few thousand, a few tens of thousands.
     let target = match rng.range(0, 9) {
@@ -101,6 +115,7 @@ pub fn generate(seed: u64) -> RandomProgram {
         inputs: Vec::new(),
         functions: Vec::new(),
         skippable: false,
+        intrinsics,
     };
     g.emit(li(DBASE, RAND_DATA));
     g.set_local_base();
@@ -166,6 +181,8 @@ struct Gen {
     functions: Vec<(usize, u64)>,
     /// Set when an item contains code that may be skipped.
     skippable: bool,
+    /// Whether to emit extension instructions.
+    intrinsics: bool,
 }
 
 impl Gen {
@@ -291,6 +308,7 @@ impl Gen {
                 self.set_local_base();
                 2
             }
+            88..=97 if self.intrinsics => self.intrinsic(depth, ctx, budget),
             86..=87 => {
                 // A forward `jal` over a few words (taken always), linking a free register.
                 let rd = self.rd();
@@ -468,6 +486,60 @@ impl Gen {
         let skew = self.rng.range(0, 3) as i32;
         self.op(addi(ADDR, ADDR, skew));
         4
+    }
+
+    /// One extension instruction on operands in the data region: x5 a random address with
+    /// 32 KiB of room, x3 and x4 (at least 1 KiB of room) as the other operands.
+    fn intrinsic(&mut self, depth: usize, ctx: Context, budget: u64) -> u64 {
+        let cost = self.hint_address(256);
+        let operand = |g: &mut Gen| g.pick(&[DBASE, LBASE, ADDR]);
+        match self.rng.range(0, 9) {
+            0 => {
+                self.op(keccakf(ADDR));
+                cost + 1
+            }
+            1 | 2 => {
+                let len = 4 * self.rng.range(0, 34) as i32;
+                self.op(addi(COUNT, 0, len));
+                let input = operand(self);
+                self.op(xorin(ADDR, input, COUNT));
+                cost + 2
+            }
+            3 => {
+                let (state, block) = (operand(self), operand(self));
+                self.op(sha256_update(ADDR, state, block));
+                cost + 1
+            }
+            4 => {
+                let (state, block) = (operand(self), operand(self));
+                self.op(sha512_update(ADDR, state, block));
+                cost + 1
+            }
+            5 if self.words.len() < MAX_WORDS - 120 && depth < 3 => {
+                // beq256 over a few items: equal operands (taken) or most likely different.
+                let rs1 = operand(self);
+                let rs2 = if self.chance(50) { rs1 } else { operand(self) };
+                let skip = self.new_label();
+                self.fixup(skip, Fix::Branch(beq256, rs1, rs2));
+                self.skippable = true;
+                let inner = if ctx == Context::Top {
+                    Context::Nested
+                } else {
+                    ctx
+                };
+                let items = self.rng.range(1, 6) as usize;
+                let body = self.block(items, depth + 1, inner, budget);
+                self.place(skip);
+                cost + 1 + body
+            }
+            _ => {
+                let funct7 = self.rng.range(0, 10) as u32;
+                let (a, b) = (operand(self), operand(self));
+                let rd = if self.chance(20) { operand(self) } else { ADDR };
+                self.op(int256(funct7, rd, a, b));
+                cost + 1
+            }
+        }
     }
 
     /// `hintrandom` of a few words (more at the top level, where it runs once: the generator

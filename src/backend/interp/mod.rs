@@ -14,7 +14,7 @@ pub(crate) mod custom;
 mod system;
 
 use crate::error::{ExecError, ExecErrorKind};
-use crate::extension::{Machine, Next};
+use crate::extension::Next;
 use crate::metering::Meter;
 use crate::program::decode::{BranchKind, Op};
 use crate::program::Program;
@@ -363,15 +363,15 @@ fn dispatch<const COUNTING: bool, M: Meter>(
             Op::Custom => {
                 let insn = unsafe_insn(code, idx);
                 let pc = program.pc_of(idx);
-                let mut machine = Machine::new(
-                    &mut regs.0[..32],
-                    mem,
-                    io.streams,
-                    io.public_values,
-                    io.rng,
+                let parts = custom::Parts {
+                    regs: &mut regs.0[..32],
+                    memory: mem,
+                    streams: io.streams,
+                    public_values: io.public_values,
+                    rng: io.rng,
                     pc,
-                );
-                match custom::execute(program, insn.imm, &mut machine) {
+                };
+                match custom::execute_metered(program, insn.imm, parts, meter) {
                     Ok(Next::Continue) => enter!(idx + 1),
                     Ok(Next::Jump(target)) => match program.index_of(target) {
                         Some(next) => enter!(next),
