@@ -101,7 +101,7 @@ const CTX_INTERVAL_OF: u32 = offset_of!(RvxCtx, interval_of) as u32;
 const CTX_HOST: u32 = offset_of!(RvxCtx, host) as u32;
 const CTX_CUSTOM: u32 = offset_of!(RvxCtx, custom) as u32;
 
-/// A condition of `b.cond`.
+/// The condition of a guest branch, as a `b.cond` condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cond {
     Eq,
@@ -110,8 +110,6 @@ enum Cond {
     Ge,
     Lo,
     Hs,
-    Hi,
-    Mi,
 }
 
 impl Cond {
@@ -123,8 +121,6 @@ impl Cond {
             Cond::Ge => Cond::Lt,
             Cond::Lo => Cond::Hs,
             Cond::Hs => Cond::Lo,
-            // Not used inverted: `ls` and `pl` would be.
-            Cond::Hi | Cond::Mi => unreachable!("only guest branch conditions are inverted"),
         }
     }
 }
@@ -700,8 +696,6 @@ impl Emitter<'_> {
             Cond::Ge => dynasm!(self.ops ; .arch aarch64 ; b.ge =>label),
             Cond::Lo => dynasm!(self.ops ; .arch aarch64 ; b.lo =>label),
             Cond::Hs => dynasm!(self.ops ; .arch aarch64 ; b.hs =>label),
-            Cond::Hi => dynasm!(self.ops ; .arch aarch64 ; b.hi =>label),
-            Cond::Mi => dynasm!(self.ops ; .arch aarch64 ; b.mi =>label),
         }
     }
 

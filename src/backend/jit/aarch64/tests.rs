@@ -213,6 +213,47 @@ fn long_branches_run_like_the_interpreter() {
     FORCE_FAR.with(|far| far.set(false));
 }
 
+/// A configuration whose check interval needs wider packed fields, so that metered code keeps
+/// more packed words than [`MODE_REGS`] holds (the rest in the frame), with limits that cut
+/// segments.
+fn wide_fields() -> Rv32ImConfig {
+    let mut config = Rv32ImConfig::default();
+    config.system.segmentation.segment_check_insns = 5000;
+    config.system.segmentation.max_trace_height = 1 << 14;
+    config
+}
+
+#[test]
+fn packed_words_beyond_the_registers_assemble() {
+    let elf = crate::guests::find("cpubench").unwrap().elf;
+    let program = Program::from_elf(elf, &wide_fields()).unwrap();
+    let plan = CodePlan::new(&program, LiftMode::Metered);
+    assert!(plan.layout.words() > MODE_REGS.len());
+    let bytes = assembled(&program, LiftMode::Metered, false);
+    check_disassembly(&bytes, "cpubench, wide fields");
+}
+
+/// Metered runs keeping packed words in the frame give the interpreter's segments.
+#[cfg(target_arch = "aarch64")]
+#[test]
+fn packed_words_beyond_the_registers_run_like_the_interpreter() {
+    use crate::instance::MeteredInstance;
+    use crate::{BackendKind, Output};
+    let elf = crate::guests::find("cpubench").unwrap().elf;
+    let program = Arc::new(Program::from_elf(elf, &wide_fields()).unwrap());
+    let input = vec![1u32.to_le_bytes().to_vec()];
+    let on = |backend| {
+        MeteredInstance::new(program.clone(), backend)
+            .unwrap()
+            .with_output(Output::Discard)
+            .execute_metered(input.clone())
+            .unwrap()
+    };
+    let (segments, state) = on(BackendKind::Interpreter);
+    assert!(segments.len() > 1, "the limits cut segments");
+    assert!(on(BackendKind::Jit) == (segments, state));
+}
+
 /// Words of `emit` run on a fresh emitter.
 fn words_of(emit: impl FnOnce(&mut Emitter<'_>)) -> Vec<u32> {
     let program = program_with(&[TERMINATE], 20);
