@@ -18,6 +18,14 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 const ZR: u8 = 31;
 
 impl Emitter<'_> {
+    /// Where to compute a value for `guest`: its host register, or `T0`.
+    fn dest(&self, guest: u8) -> u8 {
+        if guest == 0 || guest == SCRATCH_REG {
+            return T0;
+        }
+        self.host(guest).unwrap_or(T0)
+    }
+
     /// The host register holding guest register `guest`'s value: its own, or `scratch`
     /// loaded from the frame (zeroed for x0). Never register 31.
     fn read(&mut self, guest: u8, scratch: u8) -> u8 {
