@@ -11,7 +11,7 @@ use rvx::{
     SystemConfig, VmConfig, VmState,
 };
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 // ---------------------------------------------------------------------------------------------
 // Configuration and program construction
@@ -94,10 +94,34 @@ pub fn instance_on(program: Arc<Program>, backend: BackendKind) -> PureInstance 
         .with_output(Output::Discard)
 }
 
-/// One instance of `program` per backend, the interpreter first.
+/// The backends the tests compare, the interpreter (the reference) first: every backend, or
+/// the interpreter and those named in `RVX_TEST_BACKENDS` (comma-separated, e.g. `jit` where
+/// the recompiler's C compiler cannot build for the host, as in the emulated aarch64 suite).
+pub fn backends() -> &'static [BackendKind] {
+    static BACKENDS: OnceLock<Vec<BackendKind>> = OnceLock::new();
+    BACKENDS.get_or_init(|| {
+        let names = std::env::var("RVX_TEST_BACKENDS").unwrap_or_default();
+        if names.trim().is_empty() {
+            return BackendKind::ALL.to_vec();
+        }
+        let mut chosen = vec![BackendKind::Interpreter];
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let kind = *BackendKind::ALL
+                .iter()
+                .find(|b| b.name() == name)
+                .unwrap_or_else(|| panic!("RVX_TEST_BACKENDS: no backend called {name:?}"));
+            if !chosen.contains(&kind) {
+                chosen.push(kind);
+            }
+        }
+        chosen
+    })
+}
+
+/// One instance of `program` per backend ([`backends`]), the interpreter first.
 pub fn instances(program: Program) -> Vec<PureInstance> {
     let program = Arc::new(program);
-    BackendKind::ALL
+    backends()
         .iter()
         .map(|&b| instance_on(program.clone(), b))
         .collect()

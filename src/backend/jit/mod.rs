@@ -8,8 +8,14 @@
 //! instructions, faults). The metering helpers it calls are the shared Rust ones
 //! ([`crate::backend::compiled::calls`]).
 //!
-//! Emitters: x86-64 ([`x64`]).
+//! Emitters: x86-64 (`x64`) and aarch64 (`aarch64`), both from the same [`CodePlan`]; the
+//! host's is used, and any other host gets [`CompileError::Jit`]. The aarch64 emitter is built
+//! on every host, so that its code can be assembled (and disassembled) in tests anywhere; it
+//! runs on aarch64 hosts only (tested on x86-64 machines under emulation, see `.ci/aarch64`).
 
+// Assembled everywhere, executed on aarch64 hosts only.
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+mod aarch64;
 #[cfg(target_arch = "x86_64")]
 mod x64;
 
@@ -102,6 +108,9 @@ impl JitModule {
             program.fingerprint(),
             "code run on another program"
         );
+        // On hosts that need it (aarch64), a context synchronisation so that this thread does
+        // not run stale instructions (the caches were synchronised when the code was written).
+        dynasmrt::cache_control::prepare_for_execution(&self._buffer);
         let code = CompiledCode {
             run: self.run,
             layout: Some(&self.plan.layout),
@@ -121,7 +130,16 @@ fn emit(
     x64::emit(program, plan, table)
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+fn emit(
+    program: &Program,
+    plan: &CodePlan,
+    table: &mut [usize],
+) -> Result<EmittedCode, CompileError> {
+    aarch64::emit(program, plan, table)
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn emit(
     _program: &Program,
     _plan: &CodePlan,
