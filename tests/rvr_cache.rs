@@ -2,11 +2,11 @@
 //! this machine: gcc always, clang when installed (its checks are skipped with a note if not).
 
 use rvx::backend::rvr::cache::{self, Artifact, ArtifactCache, CacheKey};
-use rvx::backend::rvr::CStyle;
 use rvx::backend::rvr::compiler::{
     find_compiler, find_compiler_with_env, CCompiler, CompileError, CompilerKind,
     CompilerPreference,
 };
+use rvx::backend::rvr::CStyle;
 use std::ffi::OsString;
 use std::fs;
 use std::path::Path;

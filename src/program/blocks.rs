@@ -127,7 +127,11 @@ pub const MAX_TRACE: usize = 48;
 /// that a direct branch or jump lands on (or the entry point, or a return point: the
 /// instruction after a call) and that falls through into at least one more block. A trace
 /// never runs into a block starting at an index for which `split` holds.
-pub fn form_traces(program: &Program, blocks: &[Block], split: &dyn Fn(usize) -> bool) -> Vec<Trace> {
+pub fn form_traces(
+    program: &Program,
+    blocks: &[Block],
+    split: &dyn Fn(usize) -> bool,
+) -> Vec<Trace> {
     let code = program.code();
     let mut head = vec![false; code.len()];
     if let Some(entry) = program.index_of(program.entry()) {
@@ -145,7 +149,9 @@ pub fn form_traces(program: &Program, blocks: &[Block], split: &dyn Fn(usize) ->
     }
     let runs_on = |block: &Block| {
         let last = code[block.end - 1].op;
-        !block.handoff && (!last.ends_block() || BranchKind::of_direct(last).is_some_and(|k| k.is_conditional()))
+        !block.handoff
+            && (!last.ends_block()
+                || BranchKind::of_direct(last).is_some_and(|k| k.is_conditional()))
     };
     let mut traces = Vec::new();
     for (i, first) in blocks.iter().enumerate() {

@@ -27,7 +27,6 @@ pub const CUSTOM_FAULT: u32 = 2;
 /// start, before the check point.
 pub const EXIT_CHECK_POINT: u32 = 2;
 
-
 /// Executes custom instruction `index` at `pc` on the registers `regs` (32 words).
 pub type CustomFn = extern "C" fn(host: *mut c_void, index: u32, pc: u32, regs: *mut u32) -> u32;
 
@@ -128,8 +127,6 @@ pub fn c_declaration() -> String {
         field!("uint32_t", recent_len),
         field!("uint32_t", recent_cap),
         field!("void*", meter),
-
-
         field!("uint64_t", cost),
         field!("uint64_t", max_cost),
         field!("void*", host),

@@ -179,8 +179,8 @@ impl CompiledCode<'_> {
                 // code that only adds the cost up needs no test; the last instructions before
                 // the maximum run in the interpreter, which stops exactly.
                 let per_insn = program.meter_tables().max_fetch_cost;
-                if per_insn > 0 {
-                    ctx.budget = ctx.budget.min((ctx.max_cost - ctx.cost) / per_insn);
+                if let Some(room) = (ctx.max_cost - ctx.cost).checked_div(per_insn) {
+                    ctx.budget = ctx.budget.min(room);
                 }
             }
         }

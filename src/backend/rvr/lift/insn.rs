@@ -54,7 +54,11 @@ impl Lifter<'_> {
             if self.mode == LiftMode::Metered {
                 // A full page list hands the instruction to the interpreter, which meters it
                 // again: give back everything taken for it and the rest of the unit.
-                let full = format!("{{ {} {} }}", self.give_back(idx, block.end), flow.hand_off(pc, 0));
+                let full = format!(
+                    "{{ {} {} }}",
+                    self.give_back(idx, block.end),
+                    flow.hand_off(pc, 0)
+                );
                 emit_touch(c, block.end - idx, &full);
             }
         };

@@ -247,7 +247,10 @@ impl<'a> Lifter<'a> {
         // stays below 2^63 (the caller clamps it).
         writeln!(c, "    budget -= {len}u;").unwrap();
         let does_not_fit = match trace {
-            true => format!("{{ budget += {len}u; {} }}", flow.to_first_block(block.start)),
+            true => format!(
+                "{{ budget += {len}u; {} }}",
+                flow.to_first_block(block.start)
+            ),
             false => flow.hand_off(pc0, len),
         };
         match self.mode {

@@ -5,8 +5,8 @@
 //! both support).
 
 use super::{Flow, LiftMode, Lifter};
-use crate::program::blocks::Block;
 use crate::backend::compiled::abi::EXIT_HANDOFF;
+use crate::program::blocks::Block;
 use std::fmt::Write;
 
 /// How control moves inside the one function.
@@ -40,11 +40,15 @@ impl Flow for Gotos<'_> {
     }
 
     fn regs_to_memory(&self) -> String {
-        (1..32).map(|r| format!("        regs[{r}] = x{r};\n")).collect()
+        (1..32)
+            .map(|r| format!("        regs[{r}] = x{r};\n"))
+            .collect()
     }
 
     fn regs_from_memory(&self) -> String {
-        (1..32).map(|r| format!("        x{r} = regs[{r}];\n")).collect()
+        (1..32)
+            .map(|r| format!("        x{r} = regs[{r}];\n"))
+            .collect()
     }
 }
 
@@ -58,7 +62,12 @@ pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>) {
     };
     // Guest memory, the context and the guest registers never overlap: `restrict` lets the
     // compiler keep context fields in registers across guest stores.
-    writeln!(c, "uint32_t rvx_run_{}(RvxCtx* restrict ctx) {{", mode.name()).unwrap();
+    writeln!(
+        c,
+        "uint32_t rvx_run_{}(RvxCtx* restrict ctx) {{",
+        mode.name()
+    )
+    .unwrap();
     c.push_str("    uint8_t* restrict const mem = ctx->mem;\n    uint32_t* restrict const regs = ctx->regs;\n");
     c.push_str("    uint64_t budget = ctx->budget;\n");
     c.push_str("    uint32_t pc = ctx->pc, off, t, status;\n");

@@ -56,7 +56,6 @@ impl Signature {
             tail: rows.iter().map(|r| format!(", {r}")).collect(),
         }
     }
-
 }
 
 /// Integer parameters of every block function besides the register slots (the context,
