@@ -262,13 +262,17 @@ impl<'a> MeteredEntry<'a> {
             .map(|&r| u64::from(r).saturating_sub(layout.max_block()))
             .collect();
         let start = layout.start(&room);
+        // Compiled code may move the counters in vectors of up to 256 bits: room for a whole
+        // last one.
+        let mut vectors = start.clone();
+        vectors.resize(start.len().div_ceil(4) * 4, 0);
         let mut entry = MeteredEntry {
             layout,
             heights,
             pages: 0,
             first_check,
-            packed: start.clone(),
-            mark_packed: start.clone(),
+            packed: vectors.clone(),
+            mark_packed: vectors,
             start,
         };
         ctx.packed = entry.packed.as_mut_ptr();

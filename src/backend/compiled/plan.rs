@@ -92,7 +92,9 @@ pub fn rank_registers(program: &Program) -> Vec<u8> {
 }
 
 /// Guest registers x1..x31 with their uses by the instructions `range`, each counting its
-/// weight, most used first.
+/// weight, most used first. A write counts twice: a register kept in memory costs a load where
+/// it is read but a store where it is written, and the store's value is usually read again
+/// soon, through memory.
 fn rank_by_use(
     program: &Program,
     range: std::ops::Range<usize>,
@@ -101,8 +103,11 @@ fn rank_by_use(
     let mut uses = [0u64; 33];
     for (insn, &w) in program.code()[range.clone()].iter().zip(&weights[range]) {
         let (reads, write) = insn.register_uses();
-        for r in reads.into_iter().chain([write]).flatten() {
+        for r in reads.into_iter().flatten() {
             uses[usize::from(r)] += w;
+        }
+        if let Some(r) = write {
+            uses[usize::from(r)] += 2 * w;
         }
     }
     let mut rank: Vec<(u8, u64)> = (1..32).map(|r| (r, uses[usize::from(r)])).collect();

@@ -405,13 +405,25 @@ impl CCompiler {
         }
     }
 
+    /// The widest vectors generated code may use, in bytes: 32 where this x86-64 host has AVX2
+    /// and the compiler is GCC or clang (which then get `-mavx2`), else 16.
+    pub fn vector_bytes(&self) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        if self.kind != CompilerKind::Other && std::arch::is_x86_feature_detected!("avx2") {
+            return 32;
+        }
+        16
+    }
+
     /// The flags [`compile_shared`](Self::compile_shared) passes (part of cache keys).
     ///
     /// Every compiler gets `-O2 -fPIC -shared -fno-strict-aliasing -fwrapv -w` (signed
     /// arithmetic wraps around, as RISC-V's does). GCC and clang also get `-fno-plt`,
     /// `-fno-semantic-interposition` (calls between the library's own functions are direct and
-    /// may be inlined or become tail calls), `-fno-stack-protector` and `-pipe`; clang also
-    /// `-Qunused-arguments`.
+    /// may be inlined or become tail calls), `-fno-stack-protector` and `-pipe`, and `-mavx2`
+    /// on hosts with AVX2 ([`vector_bytes`](Self::vector_bytes)); clang also
+    /// `-Qunused-arguments`, and with AVX2 `-mno-vzeroupper` (the generated code clears the
+    /// upper halves of vector registers itself).
     pub fn flags(&self) -> Vec<String> {
         let mut flags: Vec<&str> = "-O2 -fPIC -shared -fno-strict-aliasing -fwrapv -w"
             .split(' ')
@@ -423,6 +435,13 @@ impl CCompiler {
         }
         if self.kind == CompilerKind::Clang {
             flags.push("-Qunused-arguments");
+        }
+        if self.vector_bytes() == 32 {
+            flags.push("-mavx2");
+            if self.kind == CompilerKind::Clang {
+                // See `RVX_LEAVE_AVX` in the lifter.
+                flags.push("-mno-vzeroupper");
+            }
         }
         flags.into_iter().map(String::from).collect()
     }

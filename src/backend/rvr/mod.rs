@@ -140,7 +140,7 @@ impl RvrModule {
         let compiler = find_compiler(options.compiler.clone())?;
         let key = cache_key(program, mode, &compiler);
         let artifact = options.cache.get_or_build(&key, &compiler, || {
-            lift::lift(program, mode, compiler.style())
+            lift::lift(program, mode, compiler.style(), compiler.vector_bytes())
         })?;
         // The cache verified the library's hash; check it again right before loading it.
         cache::verify_library(&artifact)?;

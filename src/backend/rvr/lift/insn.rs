@@ -166,7 +166,7 @@ impl Lifter<'_> {
                 writeln!(c, "    {{\n{}", flow.regs_to_memory()).unwrap();
                 writeln!(
                     c,
-                    "        uint32_t status = ctx->custom(ctx->host, {imm}u, {pc}u, regs);"
+                    "        RVX_LEAVE_AVX(); uint32_t status = ctx->custom(ctx->host, {imm}u, {pc}u, regs);"
                 )
                 .unwrap();
                 c.push_str(&flow.regs_from_memory());

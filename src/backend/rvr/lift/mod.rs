@@ -26,7 +26,7 @@
 //!
 //! Metered code keeps the packed row counters ([`PackedLayout`]) in vector registers: each
 //! field is a lane, so a block adds its rows to every chip it touches with one vector add per
-//! 128 bits of counters.
+//! 128 (or, with AVX2, 256) bits of counters.
 
 mod insn;
 mod one_function;
@@ -84,12 +84,13 @@ impl CStyle {
     }
 }
 
-/// The C source of `program` for `mode`, in `style`.
-pub fn lift(program: &Program, mode: LiftMode, style: CStyle) -> String {
+/// The C source of `program` for `mode`, in `style`, for a compiler that may use vectors of
+/// `vector_bytes` (16, or 32 where it targets AVX2) for the row counters.
+pub fn lift(program: &Program, mode: LiftMode, style: CStyle, vector_bytes: usize) -> String {
     let mut c = String::with_capacity(program.len() * 200);
     match style {
         CStyle::OneFunction => {
-            let lifter = Lifter::new(program, mode, &|_| false);
+            let lifter = Lifter::new(program, mode, &|_| false, vector_bytes);
             prelude(&mut c, &lifter);
             one_function::emit(&mut c, &lifter);
         }
@@ -98,7 +99,7 @@ pub fn lift(program: &Program, mode: LiftMode, style: CStyle) -> String {
             let maps = RegisterMaps::new(program, slots);
             // A trace keeps one register map: it does not run into code using another.
             let split = |i: usize| i > 0 && maps.map_of[i] != maps.map_of[i - 1];
-            let lifter = Lifter::new(program, mode, &split);
+            let lifter = Lifter::new(program, mode, &split, vector_bytes);
             prelude(&mut c, &lifter);
             tail_calls::emit(&mut c, &lifter, &maps);
         }
@@ -116,10 +117,18 @@ pub(super) struct Lifter<'a> {
     traces: Vec<Trace>,
     /// Per code index, whether a trace starts there.
     trace_head: Vec<bool>,
+    /// 64-bit words per row vector: 2 (128-bit vectors), or 4 where the compiler may use
+    /// 256-bit ones.
+    vector_words: usize,
 }
 
 impl<'a> Lifter<'a> {
-    fn new(program: &'a Program, mode: LiftMode, split: &dyn Fn(usize) -> bool) -> Lifter<'a> {
+    fn new(
+        program: &'a Program,
+        mode: LiftMode,
+        split: &dyn Fn(usize) -> bool,
+        vector_bytes: usize,
+    ) -> Lifter<'a> {
         let blocks = form_blocks(program);
         let traces = form_traces(program, &blocks, split);
         let mut trace_head = vec![false; program.code().len()];
@@ -134,6 +143,7 @@ impl<'a> Lifter<'a> {
             blocks,
             traces,
             trace_head,
+            vector_words: (vector_bytes / 8).clamp(2, 4),
         }
     }
 
@@ -183,7 +193,7 @@ impl<'a> Lifter<'a> {
     /// Number of row-counter vectors (`r0`, `r1`, ...) of metered code: 128 bits each.
     fn row_vectors(&self) -> usize {
         match self.mode {
-            LiftMode::Metered => self.layout.words().div_ceil(2),
+            LiftMode::Metered => self.layout.words().div_ceil(self.vector_words),
             _ => 0,
         }
     }
@@ -202,26 +212,34 @@ impl<'a> Lifter<'a> {
     /// Statements that store the row vectors into `pk`, an array of `2 * row_vectors` words
     /// declared by the statements.
     pub(super) fn store_rows(&self, pk: &str) -> String {
-        let mut s = format!("uint64_t {pk}[{}];", 2 * self.row_vectors());
+        let vw = self.vector_words;
+        let mut s = format!("uint64_t {pk}[{}];", vw * self.row_vectors());
         for v in 0..self.row_vectors() {
-            write!(s, " __builtin_memcpy({pk} + {}, &r{v}, 16);", 2 * v).unwrap();
+            write!(
+                s,
+                " __builtin_memcpy({pk} + {}, &r{v}, {});",
+                vw * v,
+                8 * vw
+            )
+            .unwrap();
         }
         s
     }
 
     /// Statements declaring the row vectors and loading them from `ctx->packed`.
     fn load_rows(&self) -> String {
-        let vectors = self.row_vectors();
+        let (vectors, vw) = (self.row_vectors(), self.vector_words);
         let mut s = format!(
             "    uint64_t pk_in[{}] = {{0}};\n    __builtin_memcpy(pk_in, ctx->packed, {});\n",
-            2 * vectors,
+            vw * vectors,
             8 * self.layout.words()
         );
         for v in 0..vectors {
             writeln!(
                 s,
-                "    rvx_lanes r{v}; __builtin_memcpy(&r{v}, pk_in + {}, 16);",
-                2 * v
+                "    rvx_lanes r{v}; __builtin_memcpy(&r{v}, pk_in + {}, {});",
+                vw * v,
+                8 * vw
             )
             .unwrap();
         }
@@ -260,6 +278,8 @@ impl<'a> Lifter<'a> {
                 self.emit_row_delta(c, &rows, "+=");
             }
             LiftMode::Metered => {
+                // The counters go by pointer: vectors passed by value would not survive the call
+                // (clang 19 clears their upper halves on return from `preserve_all` functions).
                 writeln!(
                     c,
                     "    if (UNLIKELY((int64_t)budget < 0)) {{ budget += {len}u; {} uint64_t r = rvx_pass(ctx, {}u, budget, {len}u, pk); if (UNLIKELY(r == 0)) {{ {} }} budget += r - {len}u; }}",
@@ -289,26 +309,43 @@ impl<'a> Lifter<'a> {
     /// `rN += (rvx_lanes){...};` (or another `op`) for each row vector `rows` (chip, rows)
     /// touch.
     fn emit_row_delta(&self, c: &mut String, rows: &[(usize, u32)], op: &str) {
+        let mut words = vec![0u64; self.layout.words()];
+        for (word, add) in self.layout.block_adds(rows) {
+            words[word] = add;
+        }
+        for (v, lanes) in self.vector_literals(&words).iter().enumerate() {
+            if let Some(lanes) = lanes {
+                writeln!(c, "    r{v} {op} {lanes};").unwrap();
+            }
+        }
+    }
+
+    /// Packed counter `words` as one `(rvx_lanes){...}` literal per row vector (`None` where
+    /// all its lanes are zero).
+    fn vector_literals(&self, words: &[u64]) -> Vec<Option<String>> {
         let bits = self.layout.field_bits();
         let per_word = 64 / bits as usize;
-        let per_vector = 128 / bits as usize;
+        let per_vector = 64 * self.vector_words / bits as usize;
         let mask = if bits == 64 {
             u64::MAX
         } else {
             (1u64 << bits) - 1
         };
         let mut lanes = vec![0u64; self.row_vectors() * per_vector];
-        for (word, add) in self.layout.block_adds(rows) {
+        for (word, &value) in words.iter().enumerate() {
             for field in 0..per_word {
-                lanes[word * per_word + field] += (add >> (field as u32 * bits)) & mask;
+                lanes[word * per_word + field] = (value >> (field as u32 * bits)) & mask;
             }
         }
-        for (v, lanes) in lanes.chunks(per_vector).enumerate() {
-            if lanes.iter().any(|&l| l != 0) {
-                let list: Vec<String> = lanes.iter().map(|l| format!("{l}u")).collect();
-                writeln!(c, "    r{v} {op} (rvx_lanes){{{}}};", list.join(", ")).unwrap();
-            }
-        }
+        lanes
+            .chunks(per_vector)
+            .map(|lanes| {
+                lanes.iter().any(|&l| l != 0).then(|| {
+                    let list: Vec<String> = lanes.iter().map(|l| format!("{l}u")).collect();
+                    format!("(rvx_lanes){{{}}}", list.join(", "))
+                })
+            })
+            .collect()
     }
 }
 
@@ -333,6 +370,17 @@ pub(super) trait Flow {
     /// Read every guest register back from `regs` (after such a call).
     fn regs_from_memory(&self) -> String;
 }
+
+/// `RVX_LEAVE_AVX()`: clang compiles with `-mno-vzeroupper` where it uses AVX, because it
+/// clears the upper halves of vector registers on return from `preserve_all` functions, which
+/// must keep them (the row counters live there); so the code clears them itself where it
+/// calls or returns to code that may use the older SSE encodings (Rust), as the ABI expects.
+const LEAVE_AVX: &str = r#"#if defined(__clang__) && defined(__AVX__)
+#define RVX_LEAVE_AVX() __builtin_ia32_vzeroupper()
+#else
+#define RVX_LEAVE_AVX() ((void)0)
+#endif
+"#;
 
 /// `RVX_COLD`: the attributes of the metering functions blocks call on their cold paths. They
 /// keep every register (clang's `preserve_all`; gcc's `no_caller_saved_registers` on x86,
@@ -380,10 +428,9 @@ static inline __attribute__((always_inline)) int rvx_touch(RvxCtx* ctx, uint32_t
 /// program's check interval and the layout's guard bits as constants.
 fn emit_pass(c: &mut String, lifter: &Lifter<'_>) {
     let check = (lifter.program.config().system().segmentation).segment_check_insns;
-    let words = lifter.layout.words();
     writeln!(
         c,
-        "RVX_COLD uint64_t rvx_pass(RvxCtx* ctx, uint32_t off, uint64_t budget, uint64_t len, const uint64_t* pk) {{"
+        "RVX_COLD uint64_t rvx_pass(RvxCtx* restrict ctx, uint32_t off, uint64_t budget, uint64_t len, const uint64_t* restrict pk) {{"
     )
     .unwrap();
     // The run ends inside this block: the interpreter runs it.
@@ -396,7 +443,8 @@ fn emit_pass(c: &mut String, lifter: &Lifter<'_>) {
     // The check point is passed only when known to pass, with each instruction before it
     // touching at most one new page, and no chip out of room (its guard bit set).
     c.push_str("    if (ctx->passes == ctx->max_passes || ctx->in_segment + budget > ctx->page_limit) return 0;\n");
-    let guards: Vec<String> = (lifter.layout.guard_masks().iter().enumerate())
+    let masks = lifter.layout.guard_masks();
+    let guards: Vec<String> = (masks.iter().enumerate())
         .map(|(w, mask)| format!("(pk[{w}] & {mask}ull)"))
         .collect();
     if !guards.is_empty() {
@@ -405,7 +453,8 @@ fn emit_pass(c: &mut String, lifter: &Lifter<'_>) {
     c.push_str("    ctx->passes++;\n");
     writeln!(
         c,
-        "    for (int w = 0; w < {words}; w++) ctx->mark_packed[w] = pk[w];"
+        "    __builtin_memcpy(ctx->mark_packed, pk, {});",
+        8 * masks.len()
     )
     .unwrap();
     c.push_str("    ctx->mark_block = off >> 2;\n    ctx->mark_before = (uint32_t)budget;\n    ctx->mark_pages = ctx->in_segment;\n");
@@ -420,6 +469,7 @@ fn prelude(c: &mut String, lifter: &Lifter<'_>) {
     let memory = program.config().system().memory_size();
     c.push_str("/* Generated by rvx: do not edit. */\n#include <stdint.h>\n#include <stddef.h>\n");
     c.push_str("#define LIKELY(x) __builtin_expect(!!(x), 1)\n#define UNLIKELY(x) __builtin_expect(!!(x), 0)\n");
+    c.push_str(LEAVE_AVX);
     writeln!(c, "#define BASE {}u", program.base()).unwrap();
     writeln!(c, "#define MEM_SIZE {memory}ull").unwrap();
     c.push_str(&abi::c_declaration());
@@ -434,9 +484,6 @@ fn prelude(c: &mut String, lifter: &Lifter<'_>) {
         c.push_str("typedef uint64_t rvx_cost __attribute__((vector_size(16)));\n");
     }
     if lifter.mode == LiftMode::Metered {
-        c.push_str(COLD);
-        c.push_str(TOUCH_SLOW);
-        emit_pass(c, lifter);
         let lane = match lifter.layout.field_bits() {
             16 => "uint16_t",
             32 => "uint32_t",
@@ -444,9 +491,13 @@ fn prelude(c: &mut String, lifter: &Lifter<'_>) {
         };
         writeln!(
             c,
-            "typedef {lane} rvx_lanes __attribute__((vector_size(16)));"
+            "typedef {lane} rvx_lanes __attribute__((vector_size({})));",
+            8 * lifter.vector_words
         )
         .unwrap();
+        c.push_str(COLD);
+        c.push_str(TOUCH_SLOW);
+        emit_pass(c, lifter);
     }
     c.push_str(concat!(
         "static inline uint32_t ld32(const uint8_t* m, uint32_t a) { uint32_t v; __builtin_memcpy(&v, m + a, 4); return v; }\n",

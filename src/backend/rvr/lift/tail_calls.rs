@@ -23,9 +23,9 @@ use std::fmt::Write;
 
 /// The parameters every block function shares.
 struct Signature {
-    /// `RvxCtx* ctx, uint8_t* mem, ...`.
+    /// `RvxCtx* ctx, uint64_t budget, ...`.
     params: String,
-    /// The arguments before the slots: `ctx, mem, budget`.
+    /// The arguments before the slots: `ctx, budget`.
     head: String,
     /// The arguments after the slots: the row vectors.
     tail: String,
@@ -33,12 +33,11 @@ struct Signature {
 
 impl Signature {
     fn new(lifter: &Lifter<'_>, slots: usize) -> Signature {
-        let head = ["ctx", "mem", "budget"];
+        let head = ["ctx", "budget"];
         let mut params = vec![
             // Guest memory, the context and the guest registers never overlap: `restrict` lets
             // the compiler keep context fields in registers across guest stores.
             "RvxCtx* restrict ctx".to_string(),
-            "uint8_t* restrict mem".to_string(),
             "uint64_t budget".to_string(),
         ];
         params.extend((0..slots).map(|k| format!("uint32_t s{k}")));
@@ -58,10 +57,11 @@ impl Signature {
     }
 }
 
-/// Integer parameters of every block function besides the register slots (the context,
-/// guest memory and the budget; counters travel in vector registers).
+/// Integer parameters of every block function besides the register slots: the context and
+/// the budget (guest memory is a context field, which `restrict` lets the compiler load once
+/// per block; counters travel in vector registers).
 pub(super) fn fixed_params(_mode: LiftMode) -> usize {
-    3
+    2
 }
 
 /// Where a piece of code keeps guest registers: in slots (per its map), in locals it read from
@@ -315,7 +315,7 @@ fn emit_unit<'a>(
         signature.params
     )
     .unwrap();
-    c.push_str("    uint32_t* restrict const regs = ctx->regs; uint32_t t, off, xz; (void)regs; (void)t; (void)off; (void)xz;\n");
+    c.push_str("    uint32_t* restrict const regs = ctx->regs; uint8_t* restrict const mem = ctx->mem; uint32_t t, off, xz; (void)regs; (void)mem; (void)t; (void)off; (void)xz;\n");
     c.push_str(&slot_locals(map));
     let mut cold = Vec::new();
     let mut written = Vec::new();
@@ -357,7 +357,9 @@ fn emit_unit<'a>(
 fn emit_entry(c: &mut String, lifter: &Lifter<'_>, signature: &Signature, maps: &RegisterMaps) {
     let mode = lifter.mode;
     writeln!(c, "uint32_t rvx_run_{}(RvxCtx* ctx) {{", mode.name()).unwrap();
-    c.push_str("    uint32_t* restrict const regs = ctx->regs;\n    uint8_t* const mem = ctx->mem;\n    uint64_t budget = ctx->budget;\n");
+    c.push_str(
+        "    uint32_t* restrict const regs = ctx->regs;\n    uint64_t budget = ctx->budget;\n",
+    );
     match mode {
         LiftMode::Pure => {}
         LiftMode::Metered => {
@@ -372,7 +374,7 @@ fn emit_entry(c: &mut String, lifter: &Lifter<'_>, signature: &Signature, maps: 
     let sep = if slots.is_empty() { "" } else { ", " };
     writeln!(
         c,
-        "    uint32_t off = ctx->pc - BASE;\n    if (UNLIKELY(off >= {}u || (off & 3))) return {EXIT_HANDOFF}u;\n    return jt[off >> 2]({}{sep}{}{});\n}}",
+        "    uint32_t off = ctx->pc - BASE;\n    if (UNLIKELY(off >= {}u || (off & 3))) return {EXIT_HANDOFF}u;\n    uint32_t status = jt[off >> 2]({}{sep}{}{});\n    RVX_LEAVE_AVX();\n    return status;\n}}",
         lifter.code_bytes(),
         signature.head,
         slots.join(", "),
