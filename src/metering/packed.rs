@@ -3,7 +3,9 @@
 //! Metered compiled code adds each block's rows as it runs. One counter per chip would take
 //! a register each, or a memory add per chip per block; instead the chips that compiled code
 //! adds rows to share a few 64-bit words, each holding several fixed-width fields, so a block
-//! adds one constant per word it touches.
+//! adds one constant per word it touches. Read as an array of lanes of the field width, the
+//! words are also vectors: code with vector registers adds a block's rows to every chip with
+//! one vector add per register.
 //!
 //! The top bit of each field is a guard: a field starts at `2^(bits-1)` minus the rows its chip
 //! may still grow by before a segment check could fail, so the guard bits of a word tell in one
@@ -64,7 +66,8 @@ impl PackedLayout {
         let passes =
             |bits: u32| -> u64 { ((1u64 << (bits - 1)) / check_insns.max(1)).saturating_sub(1) };
         // Fields are whole lanes of a vector (16, 32 or 64 bits), so code may add a block's rows
-        // to several chips with one vector add.
+        // to several chips with one vector add; the narrowest that lets a call pass a thousand
+        // check points, so that compiled code returns to Rust rarely.
         let field_bits = [16, 32]
             .into_iter()
             .find(|&bits| passes(bits) >= 1000)
@@ -204,28 +207,28 @@ mod tests {
     #[test]
     fn most_used_chips_come_first_and_fields_round_trip() {
         let (layout, _) = build(8, &[(5, 1), (2, 9), (7, 3), (8, 4)], 1000);
-        assert_eq!(layout.field_bits, 16);
+        assert_eq!(layout.field_bits, 32);
         assert_eq!(layout.slots[2], Some((0, 0)));
-        assert_eq!(layout.slots[7], Some((0, 16)));
-        assert_eq!(layout.slots[5], Some((0, 32)));
+        assert_eq!(layout.slots[7], Some((0, 32)));
+        assert_eq!(layout.slots[5], Some((1, 0)));
         // The sink (rows of no chip) is not counted.
         assert_eq!(layout.slots[8], None);
-        assert_eq!(layout.words(), 1);
-        assert!(layout.max_passes() >= 16);
-        let adds = layout.block_adds(&[(2, 3), (5, 1)]);
-        assert_eq!(adds, vec![(0, 3 | 1 << 32)]);
+        assert_eq!(layout.words(), 2);
+        assert!(layout.max_passes() >= 1000);
+        let adds = layout.block_adds(&[(2, 3), (5, 1), (7, 2)]);
+        assert_eq!(adds, vec![(0, 3 | 2 << 32), (1, 1)]);
         let mut room = vec![u64::MAX; 9];
         room[5] = 1000;
         let start = layout.start(&room);
-        let guards = layout.guard_masks()[0];
-        assert_eq!(start[0] & guards, 0);
+        let guards = layout.guard_masks();
+        assert!(start.iter().zip(&guards).all(|(s, g)| s & g == 0));
         let mut heights = vec![1u32; 9];
-        let after = start[0] + adds[0].1 * 1000;
-        assert_eq!(after & guards, 0, "chip 5 has room for 1000 rows");
-        layout.add_to(&start, &[after], &mut heights);
-        assert_eq!(heights, vec![1, 1, 3001, 1, 1, 1001, 1, 1, 1]);
+        let after = [start[0] + adds[0].1 * 1000, start[1] + adds[1].1 * 1000];
+        assert_eq!(after[1] & guards[1], 0, "chip 5 has room for 1000 rows");
+        layout.add_to(&start, &after, &mut heights);
+        assert_eq!(heights, vec![1, 1, 3001, 1, 1, 1001, 1, 2001, 1]);
         assert_ne!(
-            (after + adds[0].1) & guards,
+            (after[1] + adds[1].1) & guards[1],
             0,
             "the 1001st row sets the guard"
         );
