@@ -6,13 +6,16 @@
 //!   and to `RvxCtx::regs` on entry, on exit and around custom instructions);
 //! - `rax`, `rcx`, `rdx` scratch (`rcx` holds addresses, and jump targets for `->dispatch`);
 //! - the most used guest registers ([`CodePlan::register_rank`]) live in `rbx`, `rbp`, `rsi`,
-//!   `rdi`, `r8`..`r12`, `r14`, the others in the frame; in cost mode `r11` holds the cost left
-//!   (`max_cost - cost`) instead, in metered mode `r11` and `r10` the first two packed counter
-//!   words (the others stay in the frame).
+//!   `rdi`, `r8`..`r12`, `r14`, the others in the frame;
+//! - in metered mode the packed row counters live in vector registers (`ymm0`, ... with AVX2,
+//!   else `xmm0`, ...), one lane per chip, so a block adds its rows with one vector add per
+//!   register (from a constant pool after the code); in cost mode `xmm15` adds up the cost (the
+//!   budget is bounded so that it cannot pass its maximum, see `CompiledCode::run`).
 //!
-//! Guest registers held in host registers are written back to the array ("spilled") before
-//! every call out and on exit, and read again after a call. Cold paths (stops, faults, check
-//! points, page touches) are emitted after all blocks, so hot code falls through.
+//! Guest registers held in host registers, and the counters, are written back to the frame
+//! ("spilled") before every call out and on exit, and read again after a call. Cold paths
+//! (stops, faults, check points, page touches) are emitted after all blocks, so hot code falls
+//! through.
 
 // `dynasm!` converts registers chosen at run time with `.into()`, even from the type it wants.
 #![allow(clippy::useless_conversion)]
@@ -35,19 +38,20 @@ const RCX: u8 = 1;
 /// Host registers that may hold guest registers, best first (those needing no REX prefix
 /// first, for shorter code).
 const POOL: [u8; 10] = [3, 5, 6, 7, 8, 9, 12, 14, 10, 11];
-/// The registers of the mode's hot counters (cost left, or packed words 0 and 1): the last of
-/// the pool, so that fewer guest registers lose theirs.
-const MODE_REGS: [u8; 2] = [11, 10];
+/// The vector register adding up the cost (cost mode).
+const COST_XMM: u8 = 15;
+/// Vector registers holding row counters, at most (the rest stay in the frame).
+const ROW_REGS: usize = 12;
 
 // Frame slots, from rsp.
 const LAST_PAGE: i32 = 0;
 const SAVED_T: i32 = 8;
 /// The `RvxCtx` pointer.
 const CTX: i32 = 16;
-/// The mode's counters: the cost left, or the packed words (each register's home when it is
-/// spilled); the guest registers follow.
+/// The mode's counters: the cost, or the packed row words (each vector register's home when
+/// it is spilled, the home of vectors without a register); the guest registers follow.
 const PACKED: i32 = 24;
-/// The cost left, in cost mode.
+/// The cost added up since entry, in cost mode.
 const COST_HOME: i32 = PACKED;
 
 const CTX_PC: i32 = offset_of!(RvxCtx, pc) as i32;
@@ -55,7 +59,6 @@ const CTX_BUDGET: i32 = offset_of!(RvxCtx, budget) as i32;
 const CTX_REGS: i32 = offset_of!(RvxCtx, regs) as i32;
 const CTX_MEM: i32 = offset_of!(RvxCtx, mem) as i32;
 const CTX_COST: i32 = offset_of!(RvxCtx, cost) as i32;
-const CTX_MAX_COST: i32 = offset_of!(RvxCtx, max_cost) as i32;
 const CTX_PACKED: i32 = offset_of!(RvxCtx, packed) as i32;
 const CTX_REFILL: i32 = offset_of!(RvxCtx, refill) as i32;
 const CTX_PASSES: i32 = offset_of!(RvxCtx, passes) as i32;
@@ -67,12 +70,11 @@ const CTX_CUSTOM: i32 = offset_of!(RvxCtx, custom) as i32;
 
 /// Out-of-line code, emitted after the blocks.
 enum Cold {
-    /// Give back `budget` instructions and `cost`, and hand off at `pc`.
+    /// Give back `budget` instructions and hand off at `pc`.
     Stop {
         label: DynamicLabel,
         pc: u32,
         budget: u32,
-        cost: u64,
     },
     /// Metered: the block at code offset `off` does not fit the budget.
     CheckPoint {
@@ -100,8 +102,14 @@ struct Emitter<'a> {
     host_of: [Option<u8>; 33],
     /// (guest, host) pairs.
     mapped: Vec<(u8, u8)>,
-    /// The registers holding the mode's first counters ([`MODE_REGS`]), homed at `PACKED`.
-    mode_regs: Vec<u8>,
+    /// Metered mode: row vectors, each [`Emitter::vector_bytes`] long and homed at
+    /// `PACKED + v * vector_bytes`; the first [`ROW_REGS`] live in registers.
+    row_vectors: usize,
+    /// 32 where the host has AVX2 (`ymm` registers), else 16.
+    vector_bytes: i32,
+    /// Constants the code reads (row increments, costs), emitted after the code: the bytes of
+    /// each, 32-byte aligned, with its label.
+    pool: Vec<(DynamicLabel, [u8; 32])>,
     cold: Vec<Cold>,
     /// Bytes below the saved registers.
     frame: i32,
@@ -121,30 +129,25 @@ pub(super) fn emit(
     let ops = Assembler::new().map_err(|e| CompileError::Jit {
         message: format!("cannot map memory for code: {e}"),
     })?;
-    let mode_regs: Vec<u8> = match plan.mode {
-        LiftMode::Pure => Vec::new(),
-        LiftMode::Cost => MODE_REGS[..1].to_vec(),
-        LiftMode::Metered => MODE_REGS[..plan.layout.words().min(MODE_REGS.len())].to_vec(),
-    };
-    let pool: Vec<u8> = POOL
-        .iter()
-        .copied()
-        .filter(|h| !mode_regs.contains(h))
-        .collect();
     let mut host_of = [None; 33];
     let mut mapped = Vec::new();
-    for (&guest, &host) in plan.register_rank.iter().zip(&pool) {
+    for (&guest, &host) in plan.register_rank.iter().zip(&POOL) {
         host_of[usize::from(guest)] = Some(host);
         mapped.push((guest, host));
     }
+    let vector_bytes = if std::arch::is_x86_feature_detected!("avx2") {
+        32
+    } else {
+        16
+    };
+    let row_vectors = match plan.mode {
+        LiftMode::Metered => (8 * plan.layout.words()).div_ceil(vector_bytes),
+        _ => 0,
+    };
     // Six pushes and the return address leave rsp 8 bytes off 16: keep the frame an odd
     // number of words so calls see it aligned.
-    let words = if plan.mode == LiftMode::Metered {
-        plan.layout.words().max(1)
-    } else {
-        1
-    };
-    let regs_home = PACKED + 8 * words as i32;
+    let homes = (row_vectors * vector_bytes).max(16) as i32;
+    let regs_home = PACKED + homes;
     let mut frame = regs_home + 4 * 32;
     if frame % 16 == 0 {
         frame += 8;
@@ -156,7 +159,9 @@ pub(super) fn emit(
         labels: vec![None; program.code().len()],
         host_of,
         mapped,
-        mode_regs,
+        row_vectors,
+        vector_bytes: vector_bytes as i32,
+        pool: Vec::new(),
         cold: Vec::new(),
         frame,
         regs_home,
@@ -174,6 +179,7 @@ pub(super) fn emit(
     }
     let not_entry = emitter.emit_shared_exits();
     emitter.emit_cold();
+    emitter.emit_pool();
     let buffer = emitter.ops.finalize().map_err(|_| CompileError::Jit {
         message: "cannot make the code executable".to_string(),
     })?;
@@ -243,17 +249,15 @@ impl Emitter<'_> {
         }
     }
 
-    /// Writes the host-held guest registers and the mode's counters to their frame slots.
+    /// Writes the host-held guest registers and the mode's counters to their frame slots
+    /// (and leaves the vector registers' upper halves clean for the Rust code called next).
     fn spill(&mut self) {
         for i in 0..self.mapped.len() {
             let (guest, host) = self.mapped[i];
             let disp = self.regs_home + 4 * i32::from(guest);
             dynasm!(self.ops ; .arch x64 ; mov DWORD [rsp + disp], Rd(host));
         }
-        for i in 0..self.mode_regs.len() {
-            let (host, home) = (self.mode_regs[i], PACKED + 8 * i as i32);
-            dynasm!(self.ops ; .arch x64 ; mov [rsp + home], Rq(host));
-        }
+        self.move_counters(true);
     }
 
     /// The reverse of [`Emitter::spill`].
@@ -263,9 +267,91 @@ impl Emitter<'_> {
             let disp = self.regs_home + 4 * i32::from(guest);
             dynasm!(self.ops ; .arch x64 ; mov Rd(host), DWORD [rsp + disp]);
         }
-        for i in 0..self.mode_regs.len() {
-            let (host, home) = (self.mode_regs[i], PACKED + 8 * i as i32);
-            dynasm!(self.ops ; .arch x64 ; mov Rq(host), [rsp + home]);
+        self.move_counters(false);
+    }
+
+    /// Moves the mode's vector registers to their frame homes (`to_frame`) or back.
+    fn move_counters(&mut self, to_frame: bool) {
+        match self.plan.mode {
+            LiftMode::Pure => {}
+            LiftMode::Cost => {
+                if to_frame {
+                    dynasm!(self.ops ; .arch x64 ; movq [rsp + COST_HOME], Rx(COST_XMM));
+                } else {
+                    dynasm!(self.ops ; .arch x64 ; movq Rx(COST_XMM), [rsp + COST_HOME]);
+                }
+            }
+            LiftMode::Metered => {
+                for v in 0..self.row_vectors.min(ROW_REGS) {
+                    let (reg, home) = (v as u8, PACKED + self.vector_bytes * v as i32);
+                    match (self.vector_bytes, to_frame) {
+                        (32, true) => dynasm!(self.ops ; .arch x64 ; vmovdqu [rsp + home], Ry(reg)),
+                        (32, false) => {
+                            dynasm!(self.ops ; .arch x64 ; vmovdqu Ry(reg), [rsp + home])
+                        }
+                        (_, true) => dynasm!(self.ops ; .arch x64 ; movdqu [rsp + home], Rx(reg)),
+                        (_, false) => dynasm!(self.ops ; .arch x64 ; movdqu Rx(reg), [rsp + home]),
+                    }
+                }
+                if self.vector_bytes == 32 && to_frame {
+                    dynasm!(self.ops ; .arch x64 ; vzeroupper);
+                }
+            }
+        }
+    }
+
+    /// Adds the constant `bytes` (one vector) to row vector `v`, or to the cost.
+    fn add_constant(&mut self, v: usize, bytes: [u8; 32]) {
+        let label = match self.pool.iter().find(|(_, b)| *b == bytes) {
+            Some(&(label, _)) => label,
+            None => {
+                let label = self.ops.new_dynamic_label();
+                self.pool.push((label, bytes));
+                label
+            }
+        };
+        match self.plan.mode {
+            LiftMode::Cost => dynasm!(self.ops ; .arch x64 ; paddq Rx(COST_XMM), [=>label]),
+            _ if v >= ROW_REGS => {
+                // A vector without a register: 64-bit adds in memory (fields never carry).
+                let home = PACKED + self.vector_bytes * v as i32;
+                for (i, word) in bytes
+                    .chunks(8)
+                    .enumerate()
+                    .take(self.vector_bytes as usize / 8)
+                {
+                    let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+                    if word != 0 {
+                        let at = home + 8 * i as i32;
+                        dynasm!(self.ops ; .arch x64 ; mov rax, QWORD word as i64 ; add [rsp + at], rax);
+                    }
+                }
+            }
+            _ => {
+                let reg = v as u8;
+                match (self.vector_bytes, self.plan.layout.field_bits()) {
+                    (32, 16) => dynasm!(self.ops ; .arch x64 ; vpaddw Ry(reg), Ry(reg), [=>label]),
+                    (32, 32) => dynasm!(self.ops ; .arch x64 ; vpaddd Ry(reg), Ry(reg), [=>label]),
+                    (32, _) => dynasm!(self.ops ; .arch x64 ; vpaddq Ry(reg), Ry(reg), [=>label]),
+                    (_, 16) => dynasm!(self.ops ; .arch x64 ; paddw Rx(reg), [=>label]),
+                    (_, 32) => dynasm!(self.ops ; .arch x64 ; paddd Rx(reg), [=>label]),
+                    _ => dynasm!(self.ops ; .arch x64 ; paddq Rx(reg), [=>label]),
+                }
+            }
+        }
+    }
+
+    /// Words of counters the code moves between the context and the frame: whole vectors.
+    fn counter_words(&self) -> i32 {
+        (self.row_vectors * self.vector_bytes as usize / 8) as i32
+    }
+
+    /// Emits the constant pool.
+    fn emit_pool(&mut self) {
+        dynasm!(self.ops ; .arch x64 ; .align 32);
+        for (label, bytes) in std::mem::take(&mut self.pool) {
+            dynasm!(self.ops ; .arch x64 ; =>label);
+            self.ops.extend(bytes);
         }
     }
 
@@ -286,15 +372,11 @@ impl Emitter<'_> {
         self.copy_regs(true);
         match self.plan.mode {
             LiftMode::Pure => {}
-            LiftMode::Cost => dynasm!(self.ops
-                ; .arch x64
-                ; mov rax, [rdi + CTX_MAX_COST]
-                ; sub rax, [rdi + CTX_COST]
-                ; mov [rsp + COST_HOME], rax
-            ),
+            LiftMode::Cost => dynasm!(self.ops ; .arch x64 ; mov QWORD [rsp + COST_HOME], 0),
             LiftMode::Metered => {
+                // The counters buffer holds whole vectors (see `MeteredEntry`).
                 dynasm!(self.ops ; .arch x64 ; mov rdx, [rdi + CTX_PACKED]);
-                for w in 0..self.plan.layout.words() as i32 {
+                for w in 0..self.counter_words() {
                     let (from, to) = (8 * w, PACKED + 8 * w);
                     dynasm!(self.ops ; .arch x64 ; mov rax, [rdx + from] ; mov [rsp + to], rax);
                 }
@@ -372,13 +454,12 @@ impl Emitter<'_> {
             LiftMode::Pure => {}
             LiftMode::Cost => dynasm!(self.ops
                 ; .arch x64
-                ; mov rcx, [rdx + CTX_MAX_COST]
-                ; sub rcx, [rsp + COST_HOME]
-                ; mov [rdx + CTX_COST], rcx
+                ; mov rcx, [rsp + COST_HOME]
+                ; add [rdx + CTX_COST], rcx
             ),
             LiftMode::Metered => {
                 dynasm!(self.ops ; .arch x64 ; mov rdx, [rdx + CTX_PACKED]);
-                for w in 0..self.plan.layout.words() as i32 {
+                for w in 0..self.counter_words() {
                     let (from, to) = (PACKED + 8 * w, 8 * w);
                     dynasm!(self.ops ; .arch x64 ; mov rcx, [rsp + from] ; mov [rdx + to], rcx);
                 }
@@ -410,16 +491,16 @@ impl Emitter<'_> {
         let len = block.len() as u32;
         match self.plan.mode {
             LiftMode::Pure => {
-                let stop = self.stop(planned.pc, len, 0);
+                let stop = self.stop(planned.pc, len);
                 dynasm!(self.ops ; .arch x64 ; sub r13, len as i32 ; js =>stop);
             }
             LiftMode::Cost => {
-                let stop = self.stop(planned.pc, len, 0);
+                let stop = self.stop(planned.pc, len);
                 dynasm!(self.ops ; .arch x64 ; sub r13, len as i32 ; js =>stop);
                 if planned.cost > 0 {
-                    let stop = self.stop(planned.pc, len, planned.cost);
-                    self.sub_mode_reg(planned.cost);
-                    dynasm!(self.ops ; .arch x64 ; js =>stop);
+                    let mut bytes = [0u8; 32];
+                    bytes[..8].copy_from_slice(&planned.cost.to_le_bytes());
+                    self.add_constant(0, bytes);
                 }
             }
             LiftMode::Metered => {
@@ -433,8 +514,19 @@ impl Emitter<'_> {
                     len,
                 });
                 dynasm!(self.ops ; .arch x64 ; sub r13, len as i32 ; js =>label ; =>back);
+                let mut words = vec![0u64; self.row_vectors * self.vector_bytes as usize / 8];
                 for &(word, add) in &planned.packed_adds {
-                    self.add_packed(word, add);
+                    words[word] = add;
+                }
+                let per_vector = self.vector_bytes as usize / 8;
+                for (v, chunk) in words.chunks(per_vector).enumerate() {
+                    if chunk.iter().any(|&w| w != 0) {
+                        let mut bytes = [0u8; 32];
+                        for (i, w) in chunk.iter().enumerate() {
+                            bytes[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
+                        }
+                        self.add_constant(v, bytes);
+                    }
                 }
             }
         }
@@ -443,42 +535,11 @@ impl Emitter<'_> {
         }
     }
 
-    /// A cold exit giving back `budget` instructions and `cost` at `pc`.
-    fn stop(&mut self, pc: u32, budget: u32, cost: u64) -> DynamicLabel {
+    /// A cold exit giving back `budget` instructions at `pc`.
+    fn stop(&mut self, pc: u32, budget: u32) -> DynamicLabel {
         let label = self.ops.new_dynamic_label();
-        self.cold.push(Cold::Stop {
-            label,
-            pc,
-            budget,
-            cost,
-        });
+        self.cold.push(Cold::Stop { label, pc, budget });
         label
-    }
-
-    /// `r11 -= value`, setting the sign flag.
-    fn sub_mode_reg(&mut self, value: u64) {
-        if let Ok(imm) = i32::try_from(value) {
-            dynasm!(self.ops ; .arch x64 ; sub r11, imm);
-        } else {
-            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD value as i64 ; sub r11, rax);
-        }
-    }
-
-    fn add_packed(&mut self, word: usize, add: u64) {
-        if let Some(&host) = self.mode_regs.get(word) {
-            if let Ok(imm) = i32::try_from(add) {
-                dynasm!(self.ops ; .arch x64 ; add Rq(host), imm);
-            } else {
-                dynasm!(self.ops ; .arch x64 ; mov rax, QWORD add as i64 ; add Rq(host), rax);
-            }
-            return;
-        }
-        let slot = PACKED + 8 * word as i32;
-        if let Ok(imm) = i32::try_from(add) {
-            dynasm!(self.ops ; .arch x64 ; add QWORD [rsp + slot], imm);
-        } else {
-            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD add as i64 ; add [rsp + slot], rax);
-        }
     }
 
     fn block_label(&self, index: usize) -> DynamicLabel {
@@ -688,7 +749,7 @@ impl Emitter<'_> {
             | Op::HintRandom
             | Op::Illegal
             | Op::NoInstruction => {
-                let fault = self.stop(pc, from_end, 0);
+                let fault = self.stop(pc, from_end);
                 dynasm!(self.ops ; .arch x64 ; jmp =>fault);
             }
         }
@@ -700,7 +761,7 @@ impl Emitter<'_> {
         let a = self.read(insn.rs1, RCX);
         let imm = insn.imm as i32;
         dynasm!(self.ops ; .arch x64 ; lea ecx, [Rq(a) + imm]);
-        let fault = self.stop(pc, from_end, 0);
+        let fault = self.stop(pc, from_end);
         if size > 1 {
             let mask = (size - 1) as i32;
             dynasm!(self.ops ; .arch x64 ; test ecx, mask ; jnz =>fault);
@@ -835,7 +896,7 @@ impl Emitter<'_> {
         self.copy_regs(true);
         self.reload();
         dynasm!(self.ops ; .arch x64 ; mov eax, [rsp + SAVED_T]);
-        let fault = self.stop(pc, from_end, 0);
+        let fault = self.stop(pc, from_end);
         // Custom instructions end their block; the next instruction starts one (the code
         // always ends with a filler instruction).
         let next = self.block_label(idx + 1);
@@ -854,20 +915,8 @@ impl Emitter<'_> {
     fn emit_cold(&mut self) {
         for cold in std::mem::take(&mut self.cold) {
             match cold {
-                Cold::Stop {
-                    label,
-                    pc,
-                    budget,
-                    cost,
-                } => {
+                Cold::Stop { label, pc, budget } => {
                     dynasm!(self.ops ; .arch x64 ; =>label ; add r13, budget as i32);
-                    if cost > 0 {
-                        if let Ok(imm) = i32::try_from(cost) {
-                            dynasm!(self.ops ; .arch x64 ; add r11, imm);
-                        } else {
-                            dynasm!(self.ops ; .arch x64 ; mov rax, QWORD cost as i64 ; add r11, rax);
-                        }
-                    }
                     let pc = pc as i32;
                     dynasm!(self.ops
                         ; .arch x64

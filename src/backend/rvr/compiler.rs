@@ -433,12 +433,12 @@ impl CCompiler {
                 "-fno-plt -fno-semantic-interposition -fno-stack-protector -pipe".split(' '),
             );
         }
-        if self.kind == CompilerKind::Clang {
-            flags.push("-Qunused-arguments");
-        }
         if self.vector_bytes() == 32 {
             flags.push("-mavx2");
-            if self.kind == CompilerKind::Clang {
+        }
+        if self.kind == CompilerKind::Clang {
+            flags.push("-Qunused-arguments");
+            if self.vector_bytes() == 32 {
                 // See `RVX_LEAVE_AVX` in the lifter.
                 flags.push("-mno-vzeroupper");
             }
