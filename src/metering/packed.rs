@@ -15,7 +15,7 @@
 //! [`PackedLayout::max_passes`].
 
 use super::MeterTables;
-use crate::program::blocks::{backward_branches, form_blocks, loop_weights, Block};
+use crate::program::blocks::{backward_branches, form_blocks, loop_depths, loop_weight, Block};
 use crate::program::Program;
 
 /// Where each chip's rows are counted in the packed words.
@@ -49,13 +49,13 @@ impl PackedLayout {
     ) -> PackedLayout {
         // How often each chip is likely used: its instructions, weighted heavily inside loops
         // (between a backward branch and its target), where the time goes.
-        let weight = loop_weights(tables.fetch_chip.len(), loops);
+        let depth = loop_depths(tables.fetch_chip.len(), loops);
         let mut uses = vec![0u64; tables.num_chips()];
         for block in blocks.iter().filter(|b| !b.handoff) {
             let chips = &tables.fetch_chip[block.start..block.end];
-            for (&chip, &w) in chips.iter().zip(&weight[block.start..block.end]) {
+            for (&chip, &d) in chips.iter().zip(&depth[block.start..block.end]) {
                 if let Some(count) = uses.get_mut(usize::from(chip)) {
-                    *count += w;
+                    *count += loop_weight(d);
                 }
             }
         }
@@ -90,6 +90,18 @@ impl PackedLayout {
             words: chips.len().div_ceil(per_word),
             max_passes: passes(field_bits).min(u64::from(u32::MAX)),
             max_block,
+        }
+    }
+
+    /// A layout counting nothing (for code that does not meter rows).
+    pub fn empty() -> PackedLayout {
+        PackedLayout {
+            slots: Vec::new(),
+            field_bits: 32,
+            words: 0,
+            max_passes: 0,
+            max_block: 0,
+            growable: Vec::new(),
         }
     }
 

@@ -66,34 +66,37 @@ impl Block {
 /// included).
 pub fn form_blocks(program: &Program) -> Vec<Block> {
     let code = program.code();
-    let mut leader = vec![false; code.len()];
+    // Per instruction: whether it leads a block, hands off, or ends its block (one pass over
+    // the code, one byte each).
+    const LEADER: u8 = 1;
+    const HANDOFF: u8 = 2;
+    const ENDS: u8 = 4;
+    let mut flags = vec![0u8; code.len() + 1];
     if let Some(entry) = program.index_of(program.entry()) {
-        leader[entry] = true;
+        flags[entry] |= LEADER;
     }
     for (i, insn) in code.iter().enumerate() {
         if BranchKind::of_direct(insn.op).is_some() {
-            leader[insn.imm as usize] = true;
+            flags[insn.imm as usize] |= LEADER;
         }
-        let handoff = hands_off(program, insn);
-        if handoff {
-            leader[i] = true;
+        if hands_off(program, insn) {
+            flags[i] |= LEADER | HANDOFF | ENDS;
         }
-        if (insn.op.ends_block() || handoff) && i + 1 < code.len() {
-            leader[i + 1] = true;
+        if insn.op.ends_block() {
+            flags[i] |= ENDS;
+        }
+        if flags[i] & ENDS != 0 {
+            flags[i + 1] |= LEADER;
         }
     }
-    let mut blocks = Vec::new();
+    let mut blocks = Vec::with_capacity(code.len() / 4);
     let mut start = 0;
     for i in 0..code.len() {
-        let last = i + 1 == code.len()
-            || leader[i + 1]
-            || code[i].op.ends_block()
-            || hands_off(program, &code[i]);
-        if last {
+        if i + 1 == code.len() || flags[i + 1] & LEADER != 0 || flags[i] & ENDS != 0 {
             blocks.push(Block {
                 start,
                 end: i + 1,
-                handoff: hands_off(program, &code[start]),
+                handoff: flags[start] & HANDOFF != 0,
             });
             start = i + 1;
         }
@@ -189,20 +192,35 @@ pub fn backward_branches(program: &Program) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// How often each of `len` instructions is likely to run, for placing what is hot (packed
-/// counters, host registers): 16 to the power of its loop depth in `loops` (capped at 10),
-/// where a loop spans a backward branch's target to the branch.
-pub fn loop_weights(len: usize, loops: &[(usize, usize)]) -> Vec<u64> {
-    let mut depth_change = vec![0i64; len + 1];
-    for &(target, branch) in loops {
-        depth_change[target] += 1;
-        depth_change[branch + 1] -= 1;
-    }
-    let mut depth = 0i64;
-    let mut weight = vec![0u64; len];
-    for (i, w) in weight.iter_mut().enumerate() {
-        depth += depth_change[i];
-        *w = 1 << (4 * depth.clamp(0, 10));
-    }
-    weight
+/// How deep in loops each of `len` instructions is (capped at 10), for placing what is hot
+/// (packed counters, host registers), where a loop spans a backward branch's target to the
+/// branch. See [`loop_weight`].
+pub fn loop_depths(len: usize, loops: &[(usize, usize)]) -> Vec<u8> {
+    // Depth changes at each loop's first instruction and after its last: a sweep over the
+    // sorted changes, so that nothing but the result is as long as the program.
+    let mut changes: Vec<(usize, i32)> = loops
+        .iter()
+        .flat_map(|&(target, branch)| [(target, 1), (branch + 1, -1)])
+        .collect();
+    changes.sort_unstable();
+    let mut next = changes.iter().peekable();
+    let mut depth = 0i32;
+    (0..len)
+        .map(|i| {
+            while let Some(&&(at, change)) = next.peek() {
+                if at > i {
+                    break;
+                }
+                depth += change;
+                next.next();
+            }
+            depth.clamp(0, 10) as u8
+        })
+        .collect()
+}
+
+/// How often an instruction `depth` loops deep is likely to run: 16 to the power of its
+/// depth.
+pub fn loop_weight(depth: u8) -> u64 {
+    1 << (4 * u32::from(depth.min(10)))
 }

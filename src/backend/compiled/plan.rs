@@ -7,7 +7,7 @@
 
 use crate::backend::rvr::LiftMode;
 use crate::metering::PackedLayout;
-use crate::program::blocks::{backward_branches, form_blocks, loop_weights, Block};
+use crate::program::blocks::{backward_branches, form_blocks, loop_depths, loop_weight, Block};
 use crate::program::Program;
 
 /// One block of the plan.
@@ -47,8 +47,14 @@ impl CodePlan {
     /// The plan of `program` for code that meters `mode`.
     pub fn new(program: &Program, mode: LiftMode) -> CodePlan {
         let tables = program.meter_tables();
-        let layout = PackedLayout::for_program(program);
-        let blocks: Vec<PlannedBlock> = form_blocks(program)
+        let formed = form_blocks(program);
+        let loops = backward_branches(program);
+        let check = program.config().system().segmentation.segment_check_insns;
+        let layout = match mode {
+            LiftMode::Metered => PackedLayout::new(tables, &formed, &loops, check),
+            _ => PackedLayout::empty(),
+        };
+        let blocks: Vec<PlannedBlock> = formed
             .into_iter()
             .map(|block| PlannedBlock {
                 block,
@@ -74,18 +80,37 @@ impl CodePlan {
             blocks,
             is_entry,
             layout,
-            register_rank: rank_registers(program),
+            register_rank: rank_by_use(
+                program,
+                0..program.code().len(),
+                &loop_depths(program.code().len(), &loops),
+            )
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect(),
             base: program.base(),
             memory_size: program.config().system().memory_size(),
         }
     }
 }
 
+/// The mask that tells in one test whether a `size`-byte access at an address is valid in a
+/// guest memory of `memory_size` bytes, when that is a power of two: the address must be
+/// aligned (its low bits clear) and below the memory's size (its high bits clear; an aligned
+/// access below a power-of-two size also ends within it). `None` for other sizes.
+pub fn access_mask(memory_size: u64, size: u32) -> Option<u32> {
+    if !memory_size.is_power_of_two() || memory_size > 1 << 32 || u64::from(size) > memory_size {
+        return None;
+    }
+    let high = !((memory_size - 1) as u32);
+    Some(high | (size - 1))
+}
+
 /// Guest registers x1..x31 ordered by how often compiled code is likely to use them: each
-/// read or write counts its instruction's loop weight ([`loop_weights`]).
+/// read or write counts its instruction's loop weight ([`loop_weight`]).
 pub fn rank_registers(program: &Program) -> Vec<u8> {
-    let weights = loop_weights(program.code().len(), &backward_branches(program));
-    rank_by_use(program, 0..program.code().len(), &weights)
+    let depths = loop_depths(program.code().len(), &backward_branches(program));
+    rank_by_use(program, 0..program.code().len(), &depths)
         .into_iter()
         .map(|(r, _)| r)
         .collect()
@@ -95,13 +120,10 @@ pub fn rank_registers(program: &Program) -> Vec<u8> {
 /// weight, most used first. A write counts twice: a register kept in memory costs a load where
 /// it is read but a store where it is written, and the store's value is usually read again
 /// soon, through memory.
-fn rank_by_use(
-    program: &Program,
-    range: std::ops::Range<usize>,
-    weights: &[u64],
-) -> Vec<(u8, u64)> {
+fn rank_by_use(program: &Program, range: std::ops::Range<usize>, depths: &[u8]) -> Vec<(u8, u64)> {
     let mut uses = [0u64; 33];
-    for (insn, &w) in program.code()[range.clone()].iter().zip(&weights[range]) {
+    for (insn, &d) in program.code()[range.clone()].iter().zip(&depths[range]) {
+        let w = loop_weight(d);
         let (reads, write) = insn.register_uses();
         for r in reads.into_iter().flatten() {
             uses[usize::from(r)] += w;
@@ -139,8 +161,8 @@ impl RegisterMaps {
     pub fn new(program: &Program, slots: usize) -> RegisterMaps {
         let len = program.code().len();
         let loops = backward_branches(program);
-        let weights = loop_weights(len, &loops);
-        let default: Vec<u8> = rank_by_use(program, 0..len, &weights)
+        let depths = loop_depths(len, &loops);
+        let default: Vec<u8> = rank_by_use(program, 0..len, &depths)
             .into_iter()
             .take(slots)
             .map(|(r, _)| r)
@@ -160,7 +182,7 @@ impl RegisterMaps {
         let mut maps = vec![default.clone()];
         let mut map_of = vec![0u32; len];
         for (start, end) in regions {
-            let hot: Vec<u8> = rank_by_use(program, start..end, &weights)
+            let hot: Vec<u8> = rank_by_use(program, start..end, &depths)
                 .into_iter()
                 .filter(|&(_, n)| n > 0)
                 .take(slots)

@@ -30,16 +30,57 @@ use dynasmrt::{AssemblyOffset, ExecutableBuffer};
 use std::io::Write;
 use std::time::Instant;
 
+/// Machine code mapped executable.
+enum CodeMemory {
+    /// Assembled by `dynasmrt`'s assembler, which maps it itself.
+    Assembler(ExecutableBuffer),
+    /// Assembled into a vector, then copied into a mapping of its size made whole at once
+    /// (faulting memory in page by page costs more than assembling it, on large programs).
+    Mapped(memmap2::Mmap),
+}
+
+impl CodeMemory {
+    /// Maps `bytes` executable.
+    fn map(bytes: &[u8]) -> Result<CodeMemory, CompileError> {
+        let error = |e: std::io::Error| CompileError::Jit {
+            message: format!("cannot map executable memory: {e}"),
+        };
+        let mut memory = memmap2::MmapOptions::new()
+            .len(bytes.len().max(1))
+            .populate()
+            .map_anon()
+            .map_err(error)?;
+        memory[..bytes.len()].copy_from_slice(bytes);
+        Ok(CodeMemory::Mapped(memory.make_exec().map_err(error)?))
+    }
+
+    /// The code.
+    fn bytes(&self) -> &[u8] {
+        match self {
+            CodeMemory::Assembler(buffer) => buffer,
+            CodeMemory::Mapped(memory) => memory,
+        }
+    }
+
+    /// The address of `offset` in the code.
+    fn ptr(&self, offset: AssemblyOffset) -> *const u8 {
+        match self {
+            CodeMemory::Assembler(buffer) => buffer.ptr(offset),
+            CodeMemory::Mapped(memory) => memory[offset.0..].as_ptr(),
+        }
+    }
+}
+
 /// What an emitter produced: the code and where `rvx_run` starts in it.
 struct EmittedCode {
-    buffer: ExecutableBuffer,
+    buffer: CodeMemory,
     entry: AssemblyOffset,
 }
 
 /// A program compiled to machine code for one mode.
 pub struct JitModule {
     /// Keeps the code mapped while `run` is callable.
-    _buffer: ExecutableBuffer,
+    _buffer: CodeMemory,
     /// Block addresses by code index; the code reads it (it must not move or be freed).
     _table: Box<[usize]>,
     run: RunFn,
@@ -110,7 +151,7 @@ impl JitModule {
         );
         // On hosts that need it (aarch64), a context synchronisation so that this thread does
         // not run stale instructions (the caches were synchronised when the code was written).
-        dynasmrt::cache_control::prepare_for_execution(&self._buffer);
+        dynasmrt::cache_control::prepare_for_execution(self._buffer.bytes());
         let code = CompiledCode {
             run: self.run,
             layout: Some(&self.plan.layout),

@@ -4,7 +4,7 @@
 //! - `r13` the instruction budget, `r15` guest memory; the [`RvxCtx`] pointer and the guest
 //!   registers without a host register live in the stack frame (the registers are copied from
 //!   and to `RvxCtx::regs` on entry, on exit and around custom instructions);
-//! - `rax`, `rcx`, `rdx` scratch (`rcx` holds addresses, and jump targets for `->dispatch`);
+//! - `rax`, `rcx`, `rdx` scratch (`rcx` holds addresses, and jump targets for `dispatch`);
 //! - the most used guest registers ([`CodePlan::register_rank`]) live in `rbx`, `rbp`, `rsi`,
 //!   `rdi`, `r8`..`r12`, `r14`, the others in the frame;
 //! - in metered mode the packed row counters live in vector registers (`ymm0`, ... with AVX2,
@@ -20,17 +20,17 @@
 // `dynasm!` converts registers chosen at run time with `.into()`, even from the type it wants.
 #![allow(clippy::useless_conversion)]
 
-use super::EmittedCode;
+use super::{CodeMemory, EmittedCode};
 use crate::backend::compiled::abi::{RvxCtx, CUSTOM_CONTINUE, CUSTOM_JUMP, EXIT_HANDOFF};
 use crate::backend::compiled::calls::{pass_check_point, touch_before, touch_new};
-use crate::backend::compiled::plan::{CodePlan, PlannedBlock};
+use crate::backend::compiled::plan::{access_mask, CodePlan, PlannedBlock};
 use crate::backend::rvr::LiftMode;
 use crate::error::CompileError;
 use crate::metering::PAGE_BYTES_BITS;
 use crate::program::decode::SCRATCH_REG;
 use crate::program::{Insn, Op, Program};
-use dynasmrt::x64::Assembler;
-use dynasmrt::{dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi};
+use dynasmrt::x64::X64Relocation;
+use dynasmrt::{dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
 use std::mem::offset_of;
 
 const RAX: u8 = 0;
@@ -70,12 +70,6 @@ const CTX_CUSTOM: i32 = offset_of!(RvxCtx, custom) as i32;
 
 /// Out-of-line code, emitted after the blocks.
 enum Cold {
-    /// Give back `budget` instructions and hand off at `pc`.
-    Stop {
-        label: DynamicLabel,
-        pc: u32,
-        budget: u32,
-    },
     /// Metered: the block at code offset `off` does not fit the budget.
     CheckPoint {
         label: DynamicLabel,
@@ -92,12 +86,33 @@ enum Cold {
     },
 }
 
+/// Labels of the code every block may jump to (dynamic labels: references to them resolve by
+/// index, where named labels are looked up by name, once per reference).
+#[derive(Clone, Copy)]
+struct Shared {
+    /// Jumps to the block at guest address `ecx`, or hands off there.
+    dispatch: DynamicLabel,
+    /// Leaves with the status in `eax`.
+    exit: DynamicLabel,
+    /// Leaves handing off at `ctx.pc`.
+    handoff: DynamicLabel,
+    /// Leaves handing off at guest address `ecx`.
+    handoff_at_ecx: DynamicLabel,
+    /// A cold stop ([`Emitter::stops`]), called with its operands after the call.
+    stop: DynamicLabel,
+}
+
+/// The assembler: code assembled into a vector, mapped executable when complete.
+type Assembler = VecAssembler<X64Relocation>;
+
 struct Emitter<'a> {
     ops: Assembler,
     plan: &'a CodePlan,
     program: &'a Program,
-    /// Per code index, the label of the block starting there.
-    labels: Vec<Option<DynamicLabel>>,
+    /// Per block of the plan, its label.
+    labels: Vec<DynamicLabel>,
+    /// Per code index where a block starts, the block's number in the plan.
+    block_at: Vec<u32>,
     /// Per guest register (and the scratch slot), the host register holding it.
     host_of: [Option<u8>; 33],
     /// (guest, host) pairs.
@@ -107,10 +122,15 @@ struct Emitter<'a> {
     row_vectors: usize,
     /// 32 where the host has AVX2 (`ymm` registers), else 16.
     vector_bytes: i32,
+    /// The shared code every block may jump to.
+    shared: Shared,
     /// Constants the code reads (row increments, costs), emitted after the code: the bytes of
     /// each, 32-byte aligned, with its label.
     pool: Vec<(DynamicLabel, [u8; 32])>,
     cold: Vec<Cold>,
+    /// Cold stops (one per block and per memory access, so kept small): give back `budget`
+    /// instructions and hand off at `pc` (label, pc, budget).
+    stops: Vec<(DynamicLabel, u32, u32)>,
     /// Bytes below the saved registers.
     frame: i32,
     /// Where the guest registers live in the frame.
@@ -126,9 +146,11 @@ pub(super) fn emit(
     plan: &CodePlan,
     table: &mut [usize],
 ) -> Result<EmittedCode, CompileError> {
-    let ops = Assembler::new().map_err(|e| CompileError::Jit {
-        message: format!("cannot map memory for code: {e}"),
-    })?;
+    // About 30 bytes of code per instruction, and a few labels and references per block:
+    // reserving them up front saves growing (and copying) the buffers many times over for
+    // large programs.
+    let len = program.code().len();
+    let ops = Assembler::new_with_capacity(0, 64 * 1024 + 32 * len, 16, 16, len, 64, 2 * len);
     let mut host_of = [None; 33];
     let mut mapped = Vec::new();
     for (&guest, &host) in plan.register_rank.iter().zip(&POOL) {
@@ -152,37 +174,64 @@ pub(super) fn emit(
     if frame % 16 == 0 {
         frame += 8;
     }
+    let mut ops = ops;
+    let shared = Shared {
+        dispatch: ops.new_dynamic_label(),
+        exit: ops.new_dynamic_label(),
+        handoff: ops.new_dynamic_label(),
+        handoff_at_ecx: ops.new_dynamic_label(),
+        stop: ops.new_dynamic_label(),
+    };
     let mut emitter = Emitter {
         ops,
         plan,
         program,
-        labels: vec![None; program.code().len()],
+        labels: Vec::with_capacity(plan.blocks.len()),
+        block_at: {
+            let mut block_at = vec![u32::MAX; program.code().len()];
+            for (n, planned) in plan.blocks.iter().enumerate() {
+                block_at[planned.block.start] = n as u32;
+            }
+            block_at
+        },
         host_of,
         mapped,
         row_vectors,
         vector_bytes: vector_bytes as i32,
         pool: Vec::new(),
+        shared,
         cold: Vec::new(),
+        stops: Vec::with_capacity(program.code().len() / 2),
         frame,
         regs_home,
         table: table.as_ptr(),
     };
-    for planned in &plan.blocks {
+    for _ in &plan.blocks {
         let label = emitter.ops.new_dynamic_label();
-        emitter.labels[planned.block.start] = Some(label);
+        emitter.labels.push(label);
     }
     let entry = emitter.emit_entry();
     let mut block_offsets = Vec::with_capacity(plan.blocks.len());
+    // Loop heads start on a 32-byte boundary: the front end fetches and caches decoded code
+    // in aligned windows, and a loop that straddles more of them than it must runs slower.
+    let mut loop_head = vec![false; program.code().len()];
+    for (target, _) in crate::program::blocks::backward_branches(program) {
+        loop_head[target] = true;
+    }
     for planned in &plan.blocks {
+        if loop_head[planned.block.start] {
+            emitter.ops.align(32, 0x90);
+        }
         block_offsets.push((planned.block.start, emitter.ops.offset()));
         emitter.emit_block(planned);
     }
     let not_entry = emitter.emit_shared_exits();
     emitter.emit_cold();
     emitter.emit_pool();
-    let buffer = emitter.ops.finalize().map_err(|_| CompileError::Jit {
-        message: "cannot make the code executable".to_string(),
+    let bytes = emitter.ops.finalize().map_err(|e| CompileError::Jit {
+        message: format!("cannot assemble the code: {e}"),
     })?;
+    let buffer = CodeMemory::map(&bytes)?;
     let fallback = buffer.ptr(not_entry) as usize;
     table.fill(fallback);
     for (index, offset) in block_offsets {
@@ -391,7 +440,8 @@ impl Emitter<'_> {
         // Before `reload`, which may reuse rdi.
         dynasm!(self.ops ; .arch x64 ; mov ecx, [rdi + CTX_PC]);
         self.reload();
-        dynasm!(self.ops ; .arch x64 ; ->dispatch:);
+        let dispatch = self.shared.dispatch;
+        dynasm!(self.ops ; .arch x64 ; =>dispatch);
         self.emit_dispatch();
         entry
     }
@@ -414,14 +464,15 @@ impl Emitter<'_> {
         let base = self.plan.base as i32;
         let bytes = 4 * self.program.code().len() as i32;
         let table = self.table as i64;
+        let handoff_at_ecx = self.shared.handoff_at_ecx;
         dynasm!(self.ops
             ; .arch x64
             ; mov eax, ecx
             ; sub eax, base
             ; cmp eax, bytes
-            ; jae ->handoff_at_ecx
+            ; jae =>handoff_at_ecx
             ; test al, 3
-            ; jnz ->handoff_at_ecx
+            ; jnz =>handoff_at_ecx
             ; mov rdx, QWORD table
             ; jmp QWORD [rdx + rax * 2]
         );
@@ -429,16 +480,34 @@ impl Emitter<'_> {
 
     /// The exits every block shares; returns where jumps to a non-entry address land.
     fn emit_shared_exits(&mut self) -> AssemblyOffset {
-        let not_entry = self.ops.offset();
         let frame = self.frame;
+        let Shared {
+            exit,
+            handoff,
+            handoff_at_ecx,
+            stop,
+            ..
+        } = self.shared;
         dynasm!(self.ops
             ; .arch x64
-            ; ->handoff_at_ecx:
+            // A cold stop (`Emitter::stops`): the call's return address points at the pc and the
+            // instructions to give back.
+            ; =>stop
+            ; pop rax
+            ; mov ecx, [rax + 4]
+            ; add r13, rcx
+            ; mov ecx, [rax]
+            ; jmp =>handoff_at_ecx
+        );
+        let not_entry = self.ops.offset();
+        dynasm!(self.ops
+            ; .arch x64
+            ; =>handoff_at_ecx
             ; mov rdx, [rsp + CTX]
             ; mov [rdx + CTX_PC], ecx
-            ; ->handoff:
+            ; =>handoff
             ; mov eax, EXIT_HANDOFF as i32
-            ; ->exit:
+            ; =>exit
         );
         self.spill();
         dynasm!(self.ops
@@ -476,15 +545,16 @@ impl Emitter<'_> {
 
     fn emit_block(&mut self, planned: &PlannedBlock) {
         let block = planned.block;
-        let label = self.labels[block.start].expect("every block has a label");
+        let label = self.block_label(block.start);
         let pc = planned.pc as i32;
         dynasm!(self.ops ; .arch x64 ; =>label);
         if block.handoff {
+            let handoff = self.shared.handoff;
             dynasm!(self.ops
                 ; .arch x64
                 ; mov rdx, [rsp + CTX]
                 ; mov DWORD [rdx + CTX_PC], pc
-                ; jmp ->handoff
+                ; jmp =>handoff
             );
             return;
         }
@@ -538,12 +608,16 @@ impl Emitter<'_> {
     /// A cold exit giving back `budget` instructions at `pc`.
     fn stop(&mut self, pc: u32, budget: u32) -> DynamicLabel {
         let label = self.ops.new_dynamic_label();
-        self.cold.push(Cold::Stop { label, pc, budget });
+        self.stops.push((label, pc, budget));
         label
     }
 
+    /// The label of the block starting at code index `index` (branch targets and the
+    /// instruction after a block's end start blocks).
     fn block_label(&self, index: usize) -> DynamicLabel {
-        self.labels[index].expect("branch targets start blocks")
+        let block = self.block_at[index];
+        assert_ne!(block, u32::MAX, "branch targets start blocks");
+        self.labels[block as usize]
     }
 
     fn emit_insn(&mut self, planned: &PlannedBlock, idx: usize) {
@@ -762,18 +836,25 @@ impl Emitter<'_> {
         let imm = insn.imm as i32;
         dynasm!(self.ops ; .arch x64 ; lea ecx, [Rq(a) + imm]);
         let fault = self.stop(pc, from_end);
-        if size > 1 {
-            let mask = (size - 1) as i32;
-            dynasm!(self.ops ; .arch x64 ; test ecx, mask ; jnz =>fault);
-        }
-        let last_ok = self.plan.memory_size.checked_sub(u64::from(size));
-        match last_ok {
-            Some(last) if last < u64::from(u32::MAX) => {
-                let last = last as u32 as i32;
-                dynasm!(self.ops ; .arch x64 ; cmp ecx, last ; ja =>fault);
+        match access_mask(self.plan.memory_size, size) {
+            Some(mask) => {
+                // One test: misaligned, or at or past the end of guest memory.
+                dynasm!(self.ops ; .arch x64 ; test ecx, mask as i32 ; jnz =>fault);
             }
-            Some(_) => {}
-            None => dynasm!(self.ops ; .arch x64 ; jmp =>fault),
+            None => {
+                if size > 1 {
+                    let mask = (size - 1) as i32;
+                    dynasm!(self.ops ; .arch x64 ; test ecx, mask ; jnz =>fault);
+                }
+                match self.plan.memory_size.checked_sub(u64::from(size)) {
+                    Some(last) if last < u64::from(u32::MAX) => {
+                        let last = last as u32 as i32;
+                        dynasm!(self.ops ; .arch x64 ; cmp ecx, last ; ja =>fault);
+                    }
+                    Some(_) => {}
+                    None => dynasm!(self.ops ; .arch x64 ; jmp =>fault),
+                }
+            }
         }
         if self.plan.mode == LiftMode::Metered {
             let label = self.ops.new_dynamic_label();
@@ -900,6 +981,7 @@ impl Emitter<'_> {
         // Custom instructions end their block; the next instruction starts one (the code
         // always ends with a filler instruction).
         let next = self.block_label(idx + 1);
+        let dispatch = self.shared.dispatch;
         dynasm!(self.ops
             ; .arch x64
             ; cmp eax, CUSTOM_CONTINUE as i32
@@ -908,23 +990,24 @@ impl Emitter<'_> {
             ; jne =>fault
             ; mov rdx, [rsp + CTX]
             ; mov ecx, [rdx + CTX_PC]
-            ; jmp ->dispatch
+            ; jmp =>dispatch
         );
     }
 
     fn emit_cold(&mut self) {
+        let Shared { exit, stop, .. } = self.shared;
+        for (label, pc, budget) in std::mem::take(&mut self.stops) {
+            // A call to the shared stop with its operands after it: 13 bytes a stop.
+            dynasm!(self.ops
+                ; .arch x64
+                ; =>label
+                ; call =>stop
+                ; .i32 pc as i32
+                ; .i32 budget as i32
+            );
+        }
         for cold in std::mem::take(&mut self.cold) {
             match cold {
-                Cold::Stop { label, pc, budget } => {
-                    dynasm!(self.ops ; .arch x64 ; =>label ; add r13, budget as i32);
-                    let pc = pc as i32;
-                    dynasm!(self.ops
-                        ; .arch x64
-                        ; mov rdx, [rsp + CTX]
-                        ; mov DWORD [rdx + CTX_PC], pc
-                        ; jmp ->handoff
-                    );
-                }
                 Cold::CheckPoint {
                     label,
                     back,
@@ -959,7 +1042,7 @@ impl Emitter<'_> {
                         ; mov rdx, [rsp + CTX]
                         ; mov DWORD [rdx + CTX_PC], pc
                         ; mov eax, [rdx + CTX_STOP]
-                        ; jmp ->exit
+                        ; jmp =>exit
                     );
                 }
                 Cold::Touch {

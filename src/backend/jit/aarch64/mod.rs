@@ -258,7 +258,10 @@ fn emit_with(
     for (index, offset) in block_offsets {
         table[index] = buffer.ptr(offset) as usize;
     }
-    Ok(EmittedCode { buffer, entry })
+    Ok(EmittedCode {
+        buffer: super::CodeMemory::Assembler(buffer),
+        entry,
+    })
 }
 
 impl<'a> Emitter<'a> {

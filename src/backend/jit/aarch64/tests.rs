@@ -135,7 +135,7 @@ fn assemble(program: &Program, mode: LiftMode, far: bool) -> Result<Vec<u8>, Emi
         table.iter().all(|&a| a != 0),
         "every table entry is an address"
     );
-    Ok(code.buffer.to_vec())
+    Ok(code.buffer.bytes().to_vec())
 }
 
 fn assembled(program: &Program, mode: LiftMode, far: bool) -> Vec<u8> {

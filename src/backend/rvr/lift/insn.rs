@@ -4,6 +4,7 @@
 
 use super::{Flow, LiftMode, Lifter};
 use crate::backend::compiled::abi::{CUSTOM_CONTINUE, CUSTOM_JUMP};
+use crate::backend::compiled::plan::access_mask;
 use crate::metering::PAGE_BYTES_BITS;
 use crate::program::blocks::Block;
 use crate::program::decode::SCRATCH_REG;
@@ -45,12 +46,16 @@ impl Lifter<'_> {
         // page it touches recorded in metered mode.
         let access = |c: &mut String, size: u32| {
             writeln!(c, "    t = {a} + {imm}u;").unwrap();
-            writeln!(
-                c,
-                "    if (UNLIKELY(((t & {}u) != 0) | ((uint64_t)t + {size}u > MEM_SIZE))) {fault}",
-                size - 1
-            )
-            .unwrap();
+            let memory = self.program.config().system().memory_size();
+            match access_mask(memory, size) {
+                Some(mask) => writeln!(c, "    if (UNLIKELY(t & {mask}u)) {fault}").unwrap(),
+                None => writeln!(
+                    c,
+                    "    if (UNLIKELY(((t & {}u) != 0) | ((uint64_t)t + {size}u > MEM_SIZE))) {fault}",
+                    size - 1
+                )
+                .unwrap(),
+            }
             if self.mode == LiftMode::Metered {
                 // A full page list hands the instruction to the interpreter, which meters it
                 // again: give back everything taken for it and the rest of the unit.
