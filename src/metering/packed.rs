@@ -110,7 +110,7 @@ impl PackedLayout {
         let loops = backward_branches(program);
         PackedLayout::new(
             program.meter_tables(),
-            &form_blocks(program),
+            &form_blocks(program, true),
             &loops,
             program.config().system().segmentation.segment_check_insns,
         )

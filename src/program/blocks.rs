@@ -34,9 +34,10 @@ pub fn is_handoff(op: Op) -> bool {
 }
 
 /// Whether compiled code hands the code entry `insn` of `program` to the interpreter: a handoff
-/// operation ([`is_handoff`]) or an extension instruction that reports its own metering.
-pub fn hands_off(program: &Program, insn: &super::Insn) -> bool {
-    is_handoff(insn.op) || program.reports_metering(insn)
+/// operation ([`is_handoff`]), or in code that meters (`metered`: rows or cost) an extension
+/// instruction that reports its own metering (in pure mode compiled code calls it directly).
+pub fn hands_off(program: &Program, insn: &super::Insn, metered: bool) -> bool {
+    is_handoff(insn.op) || (metered && program.reports_metering(insn))
 }
 
 /// A compiled block: instructions `start..end` of [`Program::code`].
@@ -63,8 +64,8 @@ impl Block {
 }
 
 /// The blocks of a program, in code order, covering every instruction (the trailing filler
-/// included).
-pub fn form_blocks(program: &Program) -> Vec<Block> {
+/// included), for compiled code that meters rows or cost (`metered`) or not.
+pub fn form_blocks(program: &Program, metered: bool) -> Vec<Block> {
     let code = program.code();
     // Per instruction: whether it leads a block, hands off, or ends its block (one pass over
     // the code, one byte each).
@@ -79,7 +80,7 @@ pub fn form_blocks(program: &Program) -> Vec<Block> {
         if BranchKind::of_direct(insn.op).is_some() {
             flags[insn.imm as usize] |= LEADER;
         }
-        if hands_off(program, insn) {
+        if hands_off(program, insn, metered) {
             flags[i] |= LEADER | HANDOFF | ENDS;
         }
         if insn.op.ends_block() {

@@ -47,7 +47,7 @@ impl CodePlan {
     /// The plan of `program` for code that meters `mode`.
     pub fn new(program: &Program, mode: LiftMode) -> CodePlan {
         let tables = program.meter_tables();
-        let formed = form_blocks(program);
+        let formed = form_blocks(program, mode != LiftMode::Pure);
         let loops = backward_branches(program);
         let check = program.config().system().segmentation.segment_check_insns;
         let layout = match mode {

@@ -129,7 +129,7 @@ impl<'a> Lifter<'a> {
         split: &dyn Fn(usize) -> bool,
         vector_bytes: usize,
     ) -> Lifter<'a> {
-        let blocks = form_blocks(program);
+        let blocks = form_blocks(program, mode != LiftMode::Pure);
         let traces = form_traces(program, &blocks, split);
         let mut trace_head = vec![false; program.code().len()];
         for trace in &traces {
