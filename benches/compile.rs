@@ -7,7 +7,6 @@
 #![allow(missing_docs)] // criterion's macros generate undocumented items.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
