@@ -217,7 +217,11 @@ impl SegmentationState {
         // out: give them fixed room (half the segment's pages, at least 64), shrunk if even
         // that breaks a limit, and share the rest among the chips.
         let page_room = {
-            let mut room = (pages / 2).max(64);
+            // Beyond that, one check interval's worth (an instruction touches at most one new
+            // page), so that recompiled code may run past check points while the pages stay
+            // an interval below the room (`rvx_pass`).
+            let interval = u32::try_from(limits.segment_check_insns).unwrap_or(u32::MAX);
+            let mut room = (pages / 2).max(64).saturating_add(interval);
             let fits = |room: u32| {
                 let mut heights = self.heights.clone();
                 tables.add_page_rows(&mut heights, room);
@@ -229,23 +233,30 @@ impl SegmentationState {
             }
             room
         };
-        // A chip with no rows yet gets no room: its first row may be what breaks a limit (an
-        // empty chip costs nothing), and when it gets one the code stops and asks again.
+        // Every chip that may grow gets room in proportion to its rows, and at least one check
+        // interval's worth. An empty chip gets a sixteenth of the total growth, up to 2^16
+        // rows (the limits are checked with it at that height, so a first row that makes an
+        // empty chip cost something is covered): compiled code runs past check points for as
+        // many instructions as the fullest chip has room for, so an empty chip must not hold
+        // it back at every check point, nor take much from the others.
         let floor = limits.segment_check_insns.min(1 << 20);
+        let empty_room = |n: u64| (n / 16).min(1 << 16);
         // Chips the interpreter adds rows to (hint stores) share the room as well, so that
         // they do not force a recomputation each time.
         let memory_chip = |i: usize| {
             i == tables.boundary_chip || i == tables.merkle_chip || i == tables.poseidon2_chip
         };
-        let weights: Vec<f64> = (0..self.heights.len())
+        let grows: Vec<bool> = (0..self.heights.len())
             .map(|i| {
-                let grows = growable.get(i).copied().unwrap_or(false)
-                    || (i < tables.num_chips() && !tables.constant[i] && !memory_chip(i));
-                if grows && i < tables.num_chips() {
-                    f64::from(self.heights[i])
-                } else {
-                    0.0
-                }
+                i < tables.num_chips()
+                    && (growable.get(i).copied().unwrap_or(false)
+                        || (!tables.constant[i] && !memory_chip(i)))
+            })
+            .collect();
+        let weights: Vec<f64> = (0..self.heights.len())
+            .map(|i| match grows[i] {
+                true => f64::from(self.heights[i]),
+                false => 0.0,
             })
             .collect();
         let total: f64 = weights.iter().sum::<f64>().max(1.0);
@@ -253,9 +264,11 @@ impl SegmentationState {
             let mut heights = self.heights.clone();
             let mut growth = vec![0u32; heights.len()];
             for (i, h) in heights.iter_mut().enumerate() {
-                if weights[i] > 0.0 {
-                    // A chip with rows may grow by at least one check interval's worth.
-                    let g = ((n as f64 * weights[i] / total) as u64).max(n.min(floor));
+                if grows[i] {
+                    let g = match self.heights[i] {
+                        0 => empty_room(n),
+                        _ => ((n as f64 * weights[i] / total) as u64).max(n.min(floor)),
+                    };
                     let g = u32::try_from(g).ok()?;
                     // Heights above 2^31 are outside the estimate's monotone range.
                     *h = h.checked_add(g).filter(|&h| h <= 1 << 31)?;

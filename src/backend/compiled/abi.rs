@@ -7,7 +7,7 @@ use std::mem::offset_of;
 
 /// Bump when the generated code or this interface changes: it is part of every cache key and
 /// exported by every library, and the loader refuses a library built for another version.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// `rvx_run` stopped where the interpreter must take over: at a block that does not fit the
 /// budget (or the cost limit), an instruction the recompiled code does not execute itself
@@ -54,8 +54,10 @@ pub struct RvxCtx {
     pub refill: u64,
     /// Metered mode, in: the most pages the segment may hold at a passed check point.
     pub page_limit: u32,
-    /// Unused; keeps the following fields 8-byte aligned in both languages.
-    pub pad: u32,
+    /// Metered mode: while code runs past check points without stopping at each (see
+    /// `rvx_pass` in the recompiler), the most pages the segment may hold before it must
+    /// stop skipping them; `u32::MAX` when it stops at every check point.
+    pub page_soft: u32,
     /// Metered mode, out: the packed row counters ([`crate::metering::PackedLayout`]).
     pub packed: *mut u64,
     /// Metered mode, out: the packed counters at the last check point passed...
@@ -84,6 +86,10 @@ pub struct RvxCtx {
     pub recent_cap: u32,
     /// Metered mode: the page tracker, for growing `recent`.
     pub meter: *mut c_void,
+    /// Metered mode, in/out: the instret of the next stop (a check point, or the run's end).
+    pub stop_at: u64,
+    /// Metered mode, out: the instret of the last check point passed.
+    pub mark_at: u64,
     /// Cost mode: in/out cost so far.
     pub cost: u64,
     /// Cost mode: the maximum cost.
@@ -112,7 +118,7 @@ pub fn c_declaration() -> String {
         field!("uint32_t", max_passes),
         field!("uint64_t", refill),
         field!("uint32_t", page_limit),
-        field!("uint32_t", pad),
+        field!("uint32_t", page_soft),
         field!("uint64_t*", packed),
         field!("uint64_t*", mark_packed),
         field!("uint32_t", mark_block),
@@ -127,6 +133,8 @@ pub fn c_declaration() -> String {
         field!("uint32_t", recent_len),
         field!("uint32_t", recent_cap),
         field!("void*", meter),
+        field!("uint64_t", stop_at),
+        field!("uint64_t", mark_at),
         field!("uint64_t", cost),
         field!("uint64_t", max_cost),
         field!("void*", host),

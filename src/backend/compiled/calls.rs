@@ -123,6 +123,8 @@ pub(crate) unsafe extern "C" fn pass_check_point(
     ctx.mark_pages = ctx.in_segment;
     ctx.interval += 1;
     ctx.recent_len = 0;
+    ctx.mark_at = ctx.stop_at;
+    ctx.stop_at += refill;
     ctx.to_end -= refill;
     ctx.refill = refill;
     refill

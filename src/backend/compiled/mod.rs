@@ -135,7 +135,7 @@ impl CompiledCode<'_> {
             refill: 0,
             max_passes: 0,
             page_limit: 0,
-            pad: 0,
+            page_soft: u32::MAX,
             packed: std::ptr::null_mut(),
             mark_packed: std::ptr::null_mut(),
             mark_block: 0,
@@ -150,6 +150,8 @@ impl CompiledCode<'_> {
             recent_len: 0,
             recent_cap: 0,
             meter: std::ptr::null_mut(),
+            stop_at: 0,
+            mark_at: 0,
             cost: 0,
             max_cost: 0,
             host: std::ptr::null_mut(),
@@ -225,8 +227,6 @@ struct MeteredEntry<'a> {
     heights: Vec<u32>,
     /// Pages in the segment at entry.
     pages: u32,
-    /// The first check point the code may pass.
-    first_check: u64,
     /// The packed counters at entry, at exit, and at the last check point passed.
     start: Vec<u64>,
     packed: Vec<u64>,
@@ -250,6 +250,7 @@ impl<'a> MeteredEntry<'a> {
         let safe = segment.safe_growth(tables, &limits, &system.proving_memory, layout.growable());
         let first_check = segment.next_check(instret, &limits);
         let first_stop = first_check.min(instret + left);
+        ctx.stop_at = first_check;
         ctx.budget = first_stop - instret;
         ctx.to_end = instret + left - first_stop;
         ctx.max_passes = layout.max_passes() as u32;
@@ -270,7 +271,6 @@ impl<'a> MeteredEntry<'a> {
             layout,
             heights,
             pages: 0,
-            first_check,
             packed: vectors.clone(),
             mark_packed: vectors,
             start,
@@ -294,7 +294,6 @@ impl<'a> MeteredEntry<'a> {
     /// generated code that follows [`abi`].
     unsafe fn leave(self, program: &Program, segment: &mut SegmentationState, ctx: &RvxCtx) {
         let tables = program.meter_tables();
-        let limits = program.config().system().segmentation;
         let (heights, pages) = segment.compiled_parts(tables);
         let raw = raw_pages(ctx);
         // SAFETY: forwarded from the caller: the generated code keeps the tracker's rules.
@@ -312,8 +311,7 @@ impl<'a> MeteredEntry<'a> {
                 marked[usize::from(chip)] += 1;
             }
             tables.add_page_rows(&mut marked, ctx.mark_pages - self.pages);
-            let at = self.first_check + u64::from(ctx.passes - 1) * limits.segment_check_insns;
-            segment.passed_check(at, marked);
+            segment.passed_check(ctx.mark_at, marked);
         }
     }
 }

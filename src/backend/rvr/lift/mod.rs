@@ -401,7 +401,8 @@ const COLD: &str = r#"
 /// instruction started; more than `ctx->refill` means it ran before the last check point
 /// passed, in the block that holds it, so the page counts in the segment and at the check
 /// point's mark but not in the new interval. Returns 0 when the list of the interval's pages is
-/// full: the caller hands the instruction to the interpreter, which makes room.
+/// full (the caller hands the instruction to the interpreter, which makes room), or when a new
+/// page takes the segment past the pages that let the code skip check points (`rvx_pass`).
 ///
 /// These are the rules of `touch_before` and `touch_new` in `backend/compiled/calls.rs`,
 /// inlined: every check interval touches its pages anew, so this path is warm in code that
@@ -413,9 +414,15 @@ static inline __attribute__((always_inline)) int rvx_touch(RvxCtx* ctx, uint32_t
         return 1;
     }
     if (UNLIKELY(ctx->recent_len == ctx->recent_cap)) return 0;
+    if (ctx->segment_of[page] != ctx->segment) {
+        /* Past the pages that let the code run past check points: the next check point still
+           passes, but the one after may not, so the next must be checked (and marked) on its
+           own: hand over to the interpreter, which stops there. */
+        if (UNLIKELY(ctx->in_segment >= ctx->page_soft)) return 0;
+        ctx->segment_of[page] = ctx->segment; ctx->in_segment++;
+    }
     ctx->interval_of[page] = ctx->interval;
     ctx->recent[ctx->recent_len++] = page;
-    if (ctx->segment_of[page] != ctx->segment) { ctx->segment_of[page] = ctx->segment; ctx->in_segment++; }
     return 1;
 }
 "#;
@@ -425,7 +432,9 @@ static inline __attribute__((always_inline)) int rvx_touch(RvxCtx* ctx, uint32_t
 /// (marking the check point, starting a new page interval, and returning the instructions
 /// from it to the next stop), and otherwise returns 0 with the exit status in `ctx->stop`.
 /// These are the rules of `pass_check_point` in `backend/compiled/calls.rs`, with the
-/// program's check interval and the layout's guard bits as constants.
+/// program's check interval and the layout's guard bits as constants, and one more: where
+/// the counters and pages leave room for it, the next stop is several check points ahead
+/// (the check points between are known to pass, so no segment can end there).
 fn emit_pass(c: &mut String, lifter: &Lifter<'_>) {
     let check = (lifter.program.config().system().segmentation).segment_check_insns;
     writeln!(
@@ -458,8 +467,42 @@ fn emit_pass(c: &mut String, lifter: &Lifter<'_>) {
     )
     .unwrap();
     c.push_str("    ctx->mark_block = off >> 2;\n    ctx->mark_before = (uint32_t)budget;\n    ctx->mark_pages = ctx->in_segment;\n");
-    c.push_str("    ctx->interval++;\n    ctx->recent_len = 0;\n");
-    c.push_str("    ctx->to_end -= refill;\n    ctx->refill = refill;\n    return refill;\n}\n");
+    c.push_str(
+        "    ctx->interval++;\n    ctx->recent_len = 0;\n    ctx->mark_at = ctx->stop_at;\n",
+    );
+    // How far the code may now run without stopping at the check points on the way: as long
+    // as each of them, and the one after it, is known to pass, none of them can be where a
+    // segment is cut, so none needs a mark. An instruction adds at most one row to each chip,
+    // so the rows allow as many instructions as the fullest chip has room for. An instruction
+    // touches at most one new page, so while the segment's pages stay an interval below the
+    // page room the next check point passes too: `rvx_touch` stops the code where a new page
+    // would pass that.
+    let guard = 1u64 << (lifter.layout.field_bits() - 1);
+    let per_word = 64 / lifter.layout.field_bits();
+    let mask = if per_word == 1 {
+        u64::MAX
+    } else {
+        (1u64 << lifter.layout.field_bits()) - 1
+    };
+    writeln!(c, "    uint64_t room = UINT64_MAX;").unwrap();
+    for (w, &m) in masks.iter().enumerate() {
+        for f in 0..per_word {
+            let shift = f * lifter.layout.field_bits();
+            if (m >> shift) & mask != 0 {
+                writeln!(
+                    c,
+                    "    {{ uint64_t v = (pk[{w}] >> {shift}) & {mask}ull; if ({guard}ull - v < room) room = {guard}ull - v; }}"
+                )
+                .unwrap();
+            }
+        }
+    }
+    writeln!(
+        c,
+        "    uint64_t soft = ctx->page_limit > {check}ull ? ctx->page_limit - {check}ull : 0;\n    uint64_t span = room / {check}ull >= 2 && ctx->in_segment < soft ? room / {check}ull * {check}ull : {check}ull;\n    if (span > {check}ull) {{ refill = ctx->to_end < span ? ctx->to_end : span; ctx->page_soft = (uint32_t)soft; }} else ctx->page_soft = UINT32_MAX;"
+    )
+    .unwrap();
+    c.push_str("    ctx->stop_at += refill;\n    ctx->to_end -= refill;\n    ctx->refill = refill;\n    return refill;\n}\n");
 }
 
 /// What every generated file starts with: headers, helpers, the context's declaration and the
