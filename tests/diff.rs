@@ -81,6 +81,13 @@ fn foreign(name: &str) -> Arc<Program> {
     Arc::new(Program::from_elf_file(path, &Rv32ImConfig::default()).unwrap())
 }
 
+/// A guest built by OpenVM's toolchain that uses intrinsics, under its `openvm.toml`.
+fn foreign_with_config(name: &str) -> Arc<Program> {
+    let dir = format!("{}/tests/data/openvm", env!("CARGO_MANIFEST_DIR"));
+    let config = rvx::config::AppConfig::from_file(format!("{dir}/{name}.toml")).unwrap();
+    Arc::new(Program::from_elf_file(format!("{dir}/{name}.elf"), &config).unwrap())
+}
+
 #[test]
 fn bundled_guests_agree_on_every_backend_and_mode() {
     let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
@@ -154,6 +161,16 @@ fn foreign_guests_agree_on_every_backend_and_mode() {
     ];
     assert_backends_agree("openvm-misc", &foreign("openvm-misc"), &misc, None);
     assert_backends_agree("openvm-fib", &foreign("openvm-fib"), &[], None);
+    let word = |v: u32| v.to_le_bytes().to_vec();
+    let bytes = |n: usize| (0..n).map(|i| (i * 7 + 1) as u8).collect::<Vec<u8>>();
+    let cases: Vec<(&str, Vec<Vec<u8>>)> = vec![
+        ("openvm-keccak", vec![bytes(1000), word(50)]),
+        ("openvm-sha2", vec![bytes(1000), word(20)]),
+        ("openvm-bigint", vec![bytes(64), word(200)]),
+    ];
+    for (name, inputs) in cases {
+        assert_backends_agree(name, &foreign_with_config(name), &inputs, None);
+    }
 }
 
 /// How many random programs to check in pure mode (`RVX_RANDOM_PROGRAMS` overrides).
