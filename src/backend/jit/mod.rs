@@ -36,11 +36,14 @@ enum CodeMemory {
     Assembler(ExecutableBuffer),
     /// Assembled into a vector, then copied into a mapping of its size made whole at once
     /// (faulting memory in page by page costs more than assembling it, on large programs).
+    /// Only the x86-64 emitter does this: its instruction cache needs no flushing.
+    #[cfg(target_arch = "x86_64")]
     Mapped(memmap2::Mmap),
 }
 
 impl CodeMemory {
     /// Maps `bytes` executable.
+    #[cfg(target_arch = "x86_64")]
     fn map(bytes: &[u8]) -> Result<CodeMemory, CompileError> {
         let error = |e: std::io::Error| CompileError::Jit {
             message: format!("cannot map executable memory: {e}"),
@@ -58,6 +61,7 @@ impl CodeMemory {
     fn bytes(&self) -> &[u8] {
         match self {
             CodeMemory::Assembler(buffer) => buffer,
+            #[cfg(target_arch = "x86_64")]
             CodeMemory::Mapped(memory) => memory,
         }
     }
@@ -66,6 +70,7 @@ impl CodeMemory {
     fn ptr(&self, offset: AssemblyOffset) -> *const u8 {
         match self {
             CodeMemory::Assembler(buffer) => buffer.ptr(offset),
+            #[cfg(target_arch = "x86_64")]
             CodeMemory::Mapped(memory) => memory[offset.0..].as_ptr(),
         }
     }
