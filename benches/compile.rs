@@ -67,6 +67,7 @@ fn bench_rvr(c: &mut Criterion) {
                 let options = RvrOptions {
                     compiler: CompilerPreference::Auto,
                     cache: ArtifactCache::new(dir.path()),
+                    precompiled: false,
                 };
                 RvrModule::build(&program, LiftMode::Pure, &options).expect("compiles")
             },

@@ -117,6 +117,7 @@ impl JitModule {
             report: CompileReport {
                 cache_hit: false,
                 compile_time: started.elapsed(),
+                precompiled: false,
             },
         })
     }
