@@ -11,6 +11,7 @@
 mod workload;
 
 use crate::backend::rvr::precompiled::{self, PrecompiledBuild};
+use crate::backend::rvr::use_precompiled;
 use crate::backend::{BackendKind, CompileReport};
 use crate::error::Error;
 use crate::guests::{self, BundledGuest};
@@ -340,12 +341,16 @@ fn machine() -> String {
 
 /// Where the recompiler's code for the bundled guests comes from.
 fn describe_precompiled() -> String {
+    if !use_precompiled(&|name| std::env::var_os(name)) {
+        return "compiled before timing (precompiled code not used: RVX_PRECOMPILED=0 or RVX_CC)"
+            .to_string();
+    }
     match precompiled::build() {
         PrecompiledBuild::Compiled {
             compiler, style, ..
         } => format!("precompiled into rvx by {compiler}, {style}"),
         PrecompiledBuild::Absent { reason } => {
-            format!("not precompiled ({reason}): compiled once before timing")
+            format!("not precompiled ({reason}): compiled before timing")
         }
     }
 }
