@@ -1,6 +1,7 @@
 //! The build script's work with the `precompiled` feature: lift every bundled guest in every
 //! mode, compile the C into one static library, and write the registry (see `build.rs`).
 
+use crate::backend::rvr::cache::CacheKey;
 use crate::backend::rvr::compiler::{find_compiler, CCompiler, CompilerPreference};
 use crate::backend::rvr::key::codegen_key;
 use crate::backend::rvr::lift::{lift_with_prefix, CStyle, LiftMode};
@@ -71,8 +72,7 @@ fn precompile(out_dir: &Path) -> Result<String, String> {
     let dir = out_dir.join("precompiled");
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let started = Instant::now();
-    let mut units = Vec::new();
-    let mut changed = false;
+    let (mut units, mut sources) = (Vec::new(), Vec::new());
     for guest in guests::ALL {
         let config = guest.config().map_err(|e| format!("{}: {e}", guest.name))?;
         let program =
@@ -84,7 +84,8 @@ fn precompile(out_dir: &Path) -> Result<String, String> {
             let prefix = format!("rvx_pre_{name}_{}_", mode.name());
             let c = lift_with_prefix(&program, mode, target.style, target.vector_bytes, &prefix);
             let source = dir.join(format!("{name}_{}.c", mode.name()));
-            changed |= write_if_changed(&source, &c)?;
+            write_if_changed(&source, &c)?;
+            sources.push(c);
             units.push(Unit {
                 guest: guest.name,
                 mode,
@@ -96,32 +97,51 @@ fn precompile(out_dir: &Path) -> Result<String, String> {
         }
     }
     let lifted = started.elapsed();
-    // The library is rebuilt only when a C file or the compiler changed: editing rvx reruns
-    // this script, but usually leaves the generated code as it was.
+    // The library is named by the hash of everything it is built from, and compiled only if no
+    // library of that name is at hand: in `OUT_DIR` (editing rvx reruns this script, but
+    // usually leaves the generated code as it was) or in the target directory's store, which
+    // the build scripts of other profiles and configurations (debug, release, test) share.
     let stamp = format!(
         "{}\n{}\n{}\n",
         target.compiler.identity,
         target.compiler.path.display(),
         target.flags.join(" ")
     );
-    changed |= write_if_changed(&out_dir.join("precompiled.stamp"), &stamp)?;
+    let mut parts: Vec<&[u8]> = vec![stamp.as_bytes()];
+    parts.extend(sources.iter().map(|c| c.as_bytes()));
+    let hash = CacheKey::new(&parts).to_string();
     let library = out_dir.join(format!("lib{LIBRARY}.a"));
+    let built = out_dir.join("precompiled.hash");
+    let store = shared_store(out_dir);
+    let stored = store.as_ref().map(|dir| dir.join(format!("{hash}.a")));
     let started = Instant::now();
-    if changed || !library.exists() {
+    let from = if fs::read(&built).is_ok_and(|h| h == hash.as_bytes()) && library.exists() {
+        "kept"
+    } else if stored.as_ref().is_some_and(|s| copy_into_place(s, &library).is_ok()) {
+        "from the shared store"
+    } else {
+        let _ = fs::remove_file(&built);
         let _ = fs::remove_file(&library);
         let mut build = target.build.clone();
         build.files(units.iter().map(|u| &u.source));
-        if let Err(e) = build.try_compile(LIBRARY) {
-            // Leave no stamp behind: the next build tries again.
-            let _ = fs::remove_file(out_dir.join("precompiled.stamp"));
-            return Err(format!("{} failed: {e}", target.compiler));
+        // This prints the link instructions.
+        build
+            .try_compile(LIBRARY)
+            .map_err(|e| format!("{} failed: {e}", target.compiler))?;
+        if let (Some(dir), Some(stored)) = (&store, &stored) {
+            // The store is a cache: failing to fill it changes nothing else.
+            let _ = fs::create_dir_all(dir).and_then(|_| copy_into_place(&library, stored));
+            prune(dir, &hash);
         }
-    } else {
+        "compiled"
+    };
+    if from != "compiled" {
         println!("cargo:rustc-link-search=native={}", out_dir.display());
         println!("cargo:rustc-link-lib=static={LIBRARY}");
     }
+    write_if_changed(&built, &hash)?;
     println!(
-        "rvx-precompile: lifted {} files in {:.2} s, compiled in {:.2} s ({}, {})",
+        "rvx-precompile: lifted {} files in {:.2} s; library {hash} {from} in {:.2} s ({}, {})",
         units.len(),
         lifted.as_secs_f64(),
         started.elapsed().as_secs_f64(),
@@ -183,6 +203,48 @@ fn target() -> Result<Target, String> {
         vector_bytes,
         flags,
     })
+}
+
+/// Libraries kept in the store besides the one just built (the newest first).
+const STORE_KEEP: usize = 3;
+
+/// The store of compiled libraries shared by this target directory's build scripts:
+/// `<target dir>/rvx-precompiled`, found from `OUT_DIR` (`<target dir>/<profile>/build/
+/// rvx-<hash>/out`); `None` if `OUT_DIR` is laid out otherwise.
+fn shared_store(out_dir: &Path) -> Option<PathBuf> {
+    let build = out_dir.ancestors().nth(2)?;
+    (build.file_name()? == "build").then(|| out_dir.ancestors().nth(4).map(Path::to_path_buf))?
+        .map(|target| target.join("rvx-precompiled"))
+}
+
+/// Copies `from` to `to` through a temporary file renamed into place, so that `to` is never
+/// seen half-written by a build script running at the same time.
+fn copy_into_place(from: &Path, to: &Path) -> std::io::Result<()> {
+    let temp = to.with_extension(format!("tmp{}", std::process::id()));
+    fs::copy(from, &temp)?;
+    fs::rename(&temp, to).inspect_err(|_| {
+        let _ = fs::remove_file(&temp);
+    })
+}
+
+/// Deletes all but the newest [`STORE_KEEP`] libraries of the store besides `keep`.
+fn prune(dir: &Path, keep: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut libraries: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let name = path.file_name()?.to_str()?;
+            let ours = name.ends_with(".a") && !name.starts_with(keep);
+            let modified = path.metadata().ok()?.modified().ok()?;
+            ours.then_some((modified, path))
+        })
+        .collect();
+    libraries.sort_by_key(|l| std::cmp::Reverse(l.0));
+    for (_, path) in libraries.into_iter().skip(STORE_KEEP) {
+        let _ = fs::remove_file(path);
+    }
 }
 
 /// Writes `text` to `path` unless it already holds exactly that; returns whether it wrote.
