@@ -1,6 +1,7 @@
 //! Criterion benchmarks of compile time: the JIT on a program of about 100,000 instructions in
 //! every mode (its figure is per 100,000 guest instructions), and the recompiler on the
-//! bundled fibonacci guest (C generation and the C compiler, with an empty cache each time).
+//! bundled fibonacci guest (C generation and the C compiler, with an empty cache each time),
+//! and, for comparison, taking that guest's code precompiled into rvx.
 //!
 //! Run with `cargo bench --bench compile`.
 
@@ -13,7 +14,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use rvx::backend::jit::JitModule;
 use rvx::backend::rvr::cache::ArtifactCache;
 use rvx::backend::rvr::compiler::CompilerPreference;
-use rvx::backend::rvr::{RvrModule, RvrOptions};
+use rvx::backend::rvr::{precompiled, RvrModule, RvrOptions};
 use rvx::backend::LiftMode;
 use rvx::{guests, Program, Rv32ImConfig};
 use std::time::Duration;
@@ -67,12 +68,26 @@ fn bench_rvr(c: &mut Criterion) {
                 let options = RvrOptions {
                     compiler: CompilerPreference::Auto,
                     cache: ArtifactCache::new(dir.path()),
+                    precompiled: false,
                 };
                 RvrModule::build(&program, LiftMode::Pure, &options).expect("compiles")
             },
             BatchSize::PerIteration,
         )
     });
+    // What replaces all of that for a bundled guest precompiled into rvx: finding its code
+    // (hashing the program and configuration) and checking what it exports.
+    let guest = guests::find("fibonacci").expect("bundled guest");
+    let own = Program::from_elf(guest.elf, &guest.config().expect("config")).expect("loads");
+    if precompiled::find(&own, LiftMode::Pure).is_some() {
+        let options = RvrOptions {
+            precompiled: true,
+            ..RvrOptions::default()
+        };
+        group.bench_function("fibonacci/pure/precompiled", |b| {
+            b.iter(|| RvrModule::build(&own, LiftMode::Pure, &options).expect("precompiled"))
+        });
+    }
     group.finish();
 }
 

@@ -2,65 +2,36 @@
 //! instructions per second.
 //!
 //! Run with `cargo bench --bench execute`; one group per guest, one id per backend and mode
-//! (`interp/pure`, `interp/metered`, `interp/cost`). Loading and decoding are not timed. Each
-//! guest runs with its own configuration (its `openvm.toml`); `cargo bench --bench execute --
-//! keccak` runs one guest's group.
+//! (`interp/pure`, `interp/metered`, `interp/cost`). Loading and decoding are not timed, nor is
+//! compiling: the recompiler runs the guests precompiled into rvx (or, built without them,
+//! compiles once before timing). Each guest runs with its own configuration (its
+//! `openvm.toml`) on the inputs of its [`guests::BenchWorkload`]; `cargo bench --bench execute
+//! -- keccak` runs one guest's group.
+//!
+//! The `cpubench` group also has a `native` id: the guest's workload
+//! (`guests/cpubench/src/workload.rs`) compiled for the host and run on the same scale, with
+//! the guest's instruction count as its throughput, so that its "instructions per second" and
+//! time compare directly with the backends'.
 
 #![allow(missing_docs)] // criterion's macros generate undocumented items.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+#[path = "../guests/cpubench/src/workload.rs"]
+mod workload;
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rvx::instance::{MeteredCostInstance, MeteredInstance};
 use rvx::{guests, BackendKind, Output, Program, PureInstance};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A bundled guest with the inputs it is benchmarked on.
-struct Workload {
-    guest: &'static str,
-    inputs: Vec<Vec<u8>>,
-}
-
-fn workloads() -> Vec<Workload> {
-    vec![
-        Workload {
-            guest: "fibonacci",
-            inputs: vec![8_000_000u64.to_le_bytes().to_vec()],
-        },
-        Workload {
-            guest: "cpubench",
-            inputs: vec![10u32.to_le_bytes().to_vec()],
-        },
-        // 64 KiB hashed 16 times: 7,712 keccakf and 7,712 xorin.
-        Workload {
-            guest: "keccak",
-            inputs: vec![
-                65_536u32.to_le_bytes().to_vec(),
-                16u32.to_le_bytes().to_vec(),
-            ],
-        },
-        // 64 KiB hashed 4 times with both: 4,100 SHA-256 and 2,052 SHA-512 compressions.
-        Workload {
-            guest: "sha2",
-            inputs: vec![
-                65_536u32.to_le_bytes().to_vec(),
-                4u32.to_le_bytes().to_vec(),
-            ],
-        },
-        // 20,000 iterations of 13 256-bit operations and one beq256.
-        Workload {
-            guest: "bigint",
-            inputs: vec![20_000u32.to_le_bytes().to_vec()],
-        },
-    ]
-}
-
 /// Benchmarks every guest on every backend in every mode.
 fn bench_guests(c: &mut Criterion) {
-    for workload in workloads() {
-        let guest = guests::find(workload.guest).expect("bundled guest");
+    for guest in guests::ALL {
+        let Some(bench) = guest.bench else { continue };
+        let inputs = bench.records();
         let config = guest.config().expect("bundled guest config");
         let program = Arc::new(Program::from_elf(guest.elf, &config).expect("bundled guest loads"));
-        let mut group = c.benchmark_group(workload.guest);
+        let mut group = c.benchmark_group(guest.name);
         group.sample_size(10);
         group.warm_up_time(Duration::from_secs(1));
         group.measurement_time(Duration::from_secs(4));
@@ -68,33 +39,43 @@ fn bench_guests(c: &mut Criterion) {
             let pure = PureInstance::new(program.clone(), backend)
                 .unwrap()
                 .with_output(Output::Discard);
-            let instret = pure
-                .execute(workload.inputs.clone())
-                .expect("guest runs")
-                .instret;
+            let instret = pure.execute(inputs.clone()).expect("guest runs").instret;
             group.throughput(Throughput::Elements(instret));
             group.bench_function(format!("{backend}/pure"), |b| {
-                b.iter(|| pure.execute(workload.inputs.clone()).expect("guest runs"))
+                b.iter(|| pure.execute(inputs.clone()).expect("guest runs"))
             });
             let metered = MeteredInstance::new(program.clone(), backend)
                 .unwrap()
                 .with_output(Output::Discard);
             group.bench_function(format!("{backend}/metered"), |b| {
-                b.iter(|| {
-                    metered
-                        .execute_metered(workload.inputs.clone())
-                        .expect("guest runs")
-                })
+                b.iter(|| metered.execute_metered(inputs.clone()).expect("guest runs"))
             });
             let cost = MeteredCostInstance::new(program.clone(), backend)
                 .unwrap()
                 .with_output(Output::Discard);
             group.bench_function(format!("{backend}/cost"), |b| {
                 b.iter(|| {
-                    cost.execute_metered_cost(workload.inputs.clone())
+                    cost.execute_metered_cost(inputs.clone())
                         .expect("guest runs")
                 })
             });
+        }
+        if guest.name == "cpubench" {
+            let scale = u32::from_le_bytes(bench.inputs[0].try_into().expect("a 4-byte scale"));
+            // The workload's result is checked once against the guest's, then timed.
+            let guest_words: Vec<u32> =
+                PureInstance::new(program.clone(), BackendKind::Interpreter)
+                    .unwrap()
+                    .with_output(Output::Discard)
+                    .execute(inputs.clone())
+                    .expect("guest runs")
+                    .public_values
+                    .chunks(4)
+                    .take(8)
+                    .map(|w| u32::from_le_bytes(w.try_into().unwrap()))
+                    .collect();
+            assert_eq!(guest_words, workload::run(scale));
+            group.bench_function("native", |b| b.iter(|| workload::run(black_box(scale))));
         }
         group.finish();
     }

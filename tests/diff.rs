@@ -461,9 +461,11 @@ fn compiled_programs_come_from_the_cache_afterwards() {
     assert!(second.compile_report().cache_hit);
     assert!(second.compile_report().compile_time.is_zero());
     let _ = first;
-    // A new process with a warm cache compiles nothing either.
+    // A new process with a warm cache compiles nothing either (the disk cache, not the code
+    // precompiled into rvx: tests/precompiled.rs checks that).
     let run = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_rvx"))
+            .env("RVX_PRECOMPILED", "0")
             .args([
                 "run",
                 "io",
@@ -487,6 +489,7 @@ fn compiled_programs_come_from_the_cache_afterwards() {
     run();
     let json = run();
     assert_eq!(json["cache_hit"], true);
+    assert_eq!(json["precompiled"], false);
     assert_eq!(json["compile_ms"], 0.0);
     assert_eq!(json["backend"], "rvr");
 }

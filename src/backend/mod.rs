@@ -114,6 +114,7 @@ impl Backend for InterpBackend {
         CompileReport {
             cache_hit: false,
             compile_time: Duration::ZERO,
+            precompiled: false,
         }
     }
 }

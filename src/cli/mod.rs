@@ -1,8 +1,10 @@
 //! The `rvx` command line: argument parsing and the subcommands. `src/bin/rvx.rs` only calls
 //! [`main`].
 
+mod bench;
 mod report;
 
+use crate::backend::rvr::precompiled::{self, PrecompiledBuild};
 use crate::backend::rvr::{LiftMode, RvrModule, RvrOptions};
 use crate::backend::BackendKind;
 use crate::config::{AppConfig, Rv32ImConfig, VmConfig};
@@ -40,6 +42,8 @@ enum Command {
     Guests,
     /// Recompile a program ahead of time, filling the rvr cache.
     Compile(CompileArgs),
+    /// Time the bundled guests on every backend and mode (and cpubench natively).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -141,6 +145,7 @@ pub fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compile(args) => compile(&args),
+        Command::Bench(args) => bench::bench(&args),
     };
     result.unwrap_or_else(|message| {
         eprintln!("error: {message}");
@@ -151,6 +156,28 @@ pub fn main() -> ExitCode {
 fn list_guests() {
     for guest in guests::ALL {
         println!("{:<12} {}", guest.name, guest.description);
+    }
+    println!();
+    match precompiled::build() {
+        PrecompiledBuild::Compiled {
+            compiler,
+            style,
+            vector_bytes,
+            ..
+        } => {
+            let names: Vec<&str> = (guests::ALL.iter())
+                .filter(|g| precompiled::is_precompiled(g.name))
+                .map(|g| g.name)
+                .collect();
+            println!(
+                "precompiled for rvr (every mode, no compile at run time): {}",
+                names.join(", ")
+            );
+            println!("  by {compiler}, {style}, {}-bit vectors", 8 * vector_bytes);
+        }
+        PrecompiledBuild::Absent { reason } => {
+            println!("precompiled for rvr: none ({reason}); rvr compiles them on first use")
+        }
     }
 }
 
@@ -211,7 +238,13 @@ fn compile(args: &CompileArgs) -> Result<ExitCode, String> {
         eprintln!("compiling {} for {} mode...", args.program, mode.name());
         let module = RvrModule::build(&program, lift_mode, &options).map_err(|e| e.to_string())?;
         let report = module.report();
-        if report.cache_hit {
+        if report.precompiled {
+            println!(
+                "{}: {} mode: precompiled into rvx, nothing to compile",
+                args.program,
+                mode.name()
+            );
+        } else if report.cache_hit {
             println!(
                 "{}: {} mode: already in the cache",
                 args.program,

@@ -41,9 +41,13 @@ pub(super) struct RunReport {
     /// Milliseconds spent compiling for this run (0 when the code came from the cache).
     #[serde(skip_serializing_if = "Option::is_none")]
     compile_ms: Option<f64>,
-    /// Whether a compiling backend found its code in the cache.
+    /// Whether a compiling backend had its code ready, compiling nothing: from the disk cache
+    /// or precompiled into rvx.
     #[serde(skip_serializing_if = "Option::is_none")]
     cache_hit: Option<bool>,
+    /// Whether the recompiler ran code precompiled into rvx (a bundled guest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    precompiled: Option<bool>,
 }
 
 /// What a metered mode adds to the report.
@@ -95,6 +99,7 @@ impl RunReport {
             cost_exceeded: cost.map(|c| c.exceeded),
             compile_ms: compiled.map(|c| c.compile_time.as_secs_f64() * 1e3),
             cache_hit: compiled.map(|c| c.cache_hit),
+            precompiled: compiled.map(|c| c.precompiled),
         }
     }
 
@@ -143,7 +148,11 @@ impl RunReport {
             }
         }
         if let (Some(ms), Some(hit)) = (self.compile_ms, self.cache_hit) {
-            let source = if hit { "from the cache" } else { "compiled" };
+            let source = match (self.precompiled, hit) {
+                (Some(true), _) => "precompiled into rvx",
+                (_, true) => "from the cache",
+                (_, false) => "compiled",
+            };
             writeln!(s, "compile:       {ms:.1} ms ({source})").ok();
         }
         if let Some(cost) = self.cost {

@@ -122,6 +122,7 @@ impl JitModule {
             report: CompileReport {
                 cache_hit: false,
                 compile_time: started.elapsed(),
+                precompiled: false,
             },
         })
     }

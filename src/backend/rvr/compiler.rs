@@ -392,7 +392,13 @@ impl CCompiler {
     /// where it supports them (clang 19 and newer, whose `preserve_none` convention passes
     /// 12 integer arguments in registers on x86-64 and 23 on aarch64), else one function.
     pub fn style(&self) -> CStyle {
-        let register_args = match std::env::consts::ARCH {
+        self.style_for_arch(std::env::consts::ARCH)
+    }
+
+    /// [`style`](Self::style) for code that runs on `arch` (a Rust `target_arch` name), which
+    /// need not be this host's (build.rs precompiles for its target).
+    pub fn style_for_arch(&self, arch: &str) -> CStyle {
+        let register_args = match arch {
             "x86_64" => 11,
             "aarch64" => 23,
             _ => return CStyle::OneFunction,
@@ -425,20 +431,28 @@ impl CCompiler {
     /// `-Qunused-arguments`, and with AVX2 `-mno-vzeroupper` (the generated code clears the
     /// upper halves of vector registers itself).
     pub fn flags(&self) -> Vec<String> {
-        let mut flags: Vec<&str> = "-O2 -fPIC -shared -fno-strict-aliasing -fwrapv -w"
-            .split(' ')
-            .collect();
+        let mut flags = self.code_flags(self.vector_bytes());
+        flags.splice(1..1, ["-fPIC".to_string(), "-shared".to_string()]);
+        flags
+    }
+
+    /// The flags that decide the code, for generated code that may use vectors of
+    /// `vector_bytes`: [`flags`](Self::flags) less `-fPIC -shared`, with `-mavx2` (and clang's
+    /// `-mno-vzeroupper`) only when `vector_bytes` is 32. build.rs compiles the bundled guests
+    /// into rvx with these.
+    pub fn code_flags(&self, vector_bytes: usize) -> Vec<String> {
+        let mut flags: Vec<&str> = "-O2 -fno-strict-aliasing -fwrapv -w".split(' ').collect();
         if self.kind != CompilerKind::Other {
             flags.extend(
                 "-fno-plt -fno-semantic-interposition -fno-stack-protector -pipe".split(' '),
             );
         }
-        if self.vector_bytes() == 32 {
+        if vector_bytes == 32 {
             flags.push("-mavx2");
         }
         if self.kind == CompilerKind::Clang {
             flags.push("-Qunused-arguments");
-            if self.vector_bytes() == 32 {
+            if vector_bytes == 32 {
                 // See `RVX_LEAVE_AVX` in the lifter.
                 flags.push("-mno-vzeroupper");
             }

@@ -7,7 +7,9 @@
 
 pub mod cache;
 pub mod compiler;
+pub mod key;
 pub mod lift;
+pub mod precompiled;
 
 use crate::backend::compiled::abi::ABI_VERSION;
 use crate::backend::compiled::{runs_in, CompiledCode, RunFn};
@@ -16,31 +18,26 @@ use crate::error::{CompileError, ExecError};
 use crate::metering::PackedLayout;
 use crate::program::Program;
 use crate::state::VmState;
-use cache::{ArtifactCache, CacheKey};
-use compiler::{find_compiler, CCompiler, CompilerPreference};
+use cache::ArtifactCache;
+use compiler::{find_compiler, CompilerPreference};
+pub use key::cache_key;
 pub use lift::{CStyle, LiftMode};
+use precompiled::Precompiled;
+use std::ffi::OsStr;
 use std::io::Write;
 use std::time::Duration;
-
-/// The code generator's own source: part of every cache key, so that any change to how code
-/// is generated invalidates what was cached before.
-const CODEGEN_SOURCE: [&str; 7] = [
-    include_str!("lift/mod.rs"),
-    include_str!("lift/insn.rs"),
-    include_str!("lift/one_function.rs"),
-    include_str!("lift/tail_calls.rs"),
-    include_str!("../compiled/abi.rs"),
-    include_str!("../../program/blocks.rs"),
-    include_str!("../../metering/packed.rs"),
-];
 
 /// How a recompiled module was obtained.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CompileReport {
-    /// Whether the library came from the disk cache (no C compilation).
+    /// Whether the code was ready without compiling: found in the disk cache, or precompiled
+    /// into rvx (see `precompiled`).
     pub cache_hit: bool,
     /// Time spent compiling C (zero on a cache hit).
     pub compile_time: Duration,
+    /// Whether the code was compiled into rvx by build.rs ([`precompiled`]): no disk cache,
+    /// no C compiler, no library loaded.
+    pub precompiled: bool,
 }
 
 /// Where recompiled libraries come from.
@@ -50,21 +47,36 @@ pub struct RvrOptions {
     pub compiler: CompilerPreference,
     /// The disk cache.
     pub cache: ArtifactCache,
+    /// Whether code precompiled into rvx ([`precompiled`]) is used for the programs it was
+    /// generated for.
+    pub precompiled: bool,
 }
 
 impl Default for RvrOptions {
+    /// The automatic compiler choice and the cache of `RVX_CACHE_DIR`; precompiled code unless
+    /// `RVX_PRECOMPILED` is `0` or `RVX_CC` names a compiler (code compiled by that compiler
+    /// is then what was asked for).
     fn default() -> Self {
+        let env = |name: &str| std::env::var_os(name);
         RvrOptions {
             compiler: CompilerPreference::Auto,
             cache: ArtifactCache::from_env(),
+            precompiled: use_precompiled(&env),
         }
     }
 }
 
+/// Whether [`RvrOptions::default`] uses precompiled code, in the environment `env`.
+pub fn use_precompiled(env: &dyn Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    let disabled = set("RVX_PRECOMPILED").is_some_and(|v| v.as_os_str() == OsStr::new("0"));
+    !disabled && set("RVX_CC").is_none()
+}
+
 /// A program recompiled for one mode and loaded.
 pub struct RvrModule {
-    /// Keeps the code mapped while `run` is callable.
-    _library: libloading::Library,
+    /// Keeps the code mapped while `run` is callable (`None` for code precompiled into rvx).
+    _library: Option<libloading::Library>,
     run: RunFn,
     mode: LiftMode,
     report: CompileReport,
@@ -83,53 +95,6 @@ impl std::fmt::Debug for RvrModule {
     }
 }
 
-/// The cache key of `program` in `mode` with `compiler`: everything that determines the
-/// generated library, computed before any code is generated.
-pub fn cache_key(program: &Program, mode: LiftMode, compiler: &CCompiler) -> CacheKey {
-    let words: Vec<u8> = program
-        .words()
-        .iter()
-        .flat_map(|w| w.to_le_bytes())
-        .collect();
-    let tables = program.meter_tables();
-    let chips: Vec<u8> = tables
-        .fetch_chip
-        .iter()
-        .flat_map(|c| c.to_le_bytes())
-        .chain(tables.fetch_cost.iter().flat_map(|c| c.to_le_bytes()))
-        .collect();
-    let config = format!(
-        "{:?}|{:?}|{:?}",
-        program.config().system(),
-        program.config().extension_names(),
-        program.config().executor_idx_to_air_idx()
-    );
-    let flags = compiler.flags().join(" ");
-    let mut parts: Vec<&[u8]> = CODEGEN_SOURCE.iter().map(|s| s.as_bytes()).collect();
-    let style = compiler.style().name();
-    let (abi, fingerprint, base) = (
-        ABI_VERSION.to_le_bytes(),
-        program.fingerprint().to_le_bytes(),
-        program.base().to_le_bytes(),
-    );
-    parts.extend_from_slice(&[
-        style.as_bytes(),
-        &abi,
-        env!("CARGO_PKG_VERSION").as_bytes(),
-        &fingerprint,
-        &base,
-        &words,
-        config.as_bytes(),
-        mode.name().as_bytes(),
-        &chips,
-        compiler.identity.as_bytes(),
-        flags.as_bytes(),
-        std::env::consts::ARCH.as_bytes(),
-        std::env::consts::OS.as_bytes(),
-    ]);
-    CacheKey::new(&parts)
-}
-
 impl RvrModule {
     /// Recompiles `program` for `mode` (or takes it from the cache) and loads it.
     pub fn build(
@@ -137,6 +102,11 @@ impl RvrModule {
         mode: LiftMode,
         options: &RvrOptions,
     ) -> Result<RvrModule, CompileError> {
+        if options.precompiled {
+            if let Some(code) = precompiled::find(program, mode) {
+                return RvrModule::precompiled(program, mode, code);
+            }
+        }
         let compiler = find_compiler(options.compiler.clone())?;
         let key = cache_key(program, mode, &compiler);
         let artifact = options.cache.get_or_build(&key, &compiler, || {
@@ -177,7 +147,7 @@ impl RvrModule {
             )));
         }
         Ok(RvrModule {
-            _library: library,
+            _library: Some(library),
             run,
             mode,
             layout: PackedLayout::for_program(program),
@@ -185,6 +155,34 @@ impl RvrModule {
             report: CompileReport {
                 cache_hit: artifact.cache_hit,
                 compile_time: artifact.compile_time,
+                precompiled: false,
+            },
+        })
+    }
+
+    /// The module of `code`, precompiled for `program` in `mode` (found by its key), after the
+    /// same checks as a loaded library's: the ABI version and program fingerprint it exports.
+    fn precompiled(
+        program: &Program,
+        mode: LiftMode,
+        code: &Precompiled,
+    ) -> Result<RvrModule, CompileError> {
+        let run = code.entry().map_err(|message| CompileError::Load {
+            path: format!("rvx itself (precompiled {})", code.guest),
+            message,
+        })?;
+        assert_eq!(code.mode, mode, "precompiled code found for another mode");
+        assert_eq!(code.fingerprint, program.fingerprint());
+        Ok(RvrModule {
+            _library: None,
+            run,
+            mode,
+            layout: PackedLayout::for_program(program),
+            fingerprint: program.fingerprint(),
+            report: CompileReport {
+                cache_hit: true,
+                compile_time: Duration::ZERO,
+                precompiled: true,
             },
         })
     }

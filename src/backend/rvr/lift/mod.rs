@@ -84,13 +84,40 @@ impl CStyle {
     }
 }
 
+/// The prefix of the symbols a generated file exports, unless another is asked for
+/// ([`lift_with_prefix`]): `rvx_abi_version`, `rvx_program_fingerprint`, `rvx_run_<mode>`.
+pub const DEFAULT_PREFIX: &str = "rvx_";
+
 /// The C source of `program` for `mode`, in `style`, for a compiler that may use vectors of
-/// `vector_bytes` (16, or 32 where it targets AVX2) for the row counters.
+/// `vector_bytes` (16, or 32 where it targets AVX2) for the row counters. It exports
+/// `rvx_abi_version`, `rvx_program_fingerprint` and `rvx_run_<mode>`.
 pub fn lift(program: &Program, mode: LiftMode, style: CStyle, vector_bytes: usize) -> String {
+    lift_with_prefix(program, mode, style, vector_bytes, DEFAULT_PREFIX)
+}
+
+/// [`lift`], with `prefix` instead of `rvx_` before the names of the three exported symbols
+/// (`<prefix>abi_version`, `<prefix>program_fingerprint`, `<prefix>run_<mode>`), so that the
+/// code of several programs and modes can be linked into one binary (build.rs does so for the
+/// bundled guests). Everything else the file defines is `static`. `prefix` must be a C
+/// identifier prefix (letters, digits, `_`; not starting with a digit).
+pub fn lift_with_prefix(
+    program: &Program,
+    mode: LiftMode,
+    style: CStyle,
+    vector_bytes: usize,
+    prefix: &str,
+) -> String {
+    assert!(
+        prefix
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            && !prefix.starts_with(|ch: char| ch.is_ascii_digit()),
+        "symbol prefix {prefix:?} is not a C identifier prefix"
+    );
     let mut c = String::with_capacity(program.len() * 200);
     match style {
         CStyle::OneFunction => {
-            let lifter = Lifter::new(program, mode, &|_| false, vector_bytes);
+            let lifter = Lifter::new(program, mode, &|_| false, vector_bytes, prefix);
             prelude(&mut c, &lifter);
             one_function::emit(&mut c, &lifter);
         }
@@ -99,7 +126,7 @@ pub fn lift(program: &Program, mode: LiftMode, style: CStyle, vector_bytes: usiz
             let maps = RegisterMaps::new(program, slots);
             // A trace keeps one register map: it does not run into code using another.
             let split = |i: usize| i > 0 && maps.map_of[i] != maps.map_of[i - 1];
-            let lifter = Lifter::new(program, mode, &split, vector_bytes);
+            let lifter = Lifter::new(program, mode, &split, vector_bytes, prefix);
             prelude(&mut c, &lifter);
             tail_calls::emit(&mut c, &lifter, &maps);
         }
@@ -120,6 +147,8 @@ pub(super) struct Lifter<'a> {
     /// 64-bit words per row vector: 2 (128-bit vectors), or 4 where the compiler may use
     /// 256-bit ones.
     vector_words: usize,
+    /// The prefix of the exported symbols' names.
+    prefix: &'a str,
 }
 
 impl<'a> Lifter<'a> {
@@ -128,6 +157,7 @@ impl<'a> Lifter<'a> {
         mode: LiftMode,
         split: &dyn Fn(usize) -> bool,
         vector_bytes: usize,
+        prefix: &'a str,
     ) -> Lifter<'a> {
         let blocks = form_blocks(program, mode != LiftMode::Pure);
         let traces = form_traces(program, &blocks, split);
@@ -144,6 +174,7 @@ impl<'a> Lifter<'a> {
             traces,
             trace_head,
             vector_words: (vector_bytes / 8).clamp(2, 4),
+            prefix,
         }
     }
 
@@ -201,6 +232,11 @@ impl<'a> Lifter<'a> {
     /// The row-counter vectors as a comma-separated list.
     fn row_names(&self) -> Vec<String> {
         (0..self.row_vectors()).map(|v| format!("r{v}")).collect()
+    }
+
+    /// The name of the exported entry point: `<prefix>run_<mode>`.
+    fn entry_name(&self) -> String {
+        format!("{}run_{}", self.prefix, self.mode.name())
     }
 
     /// Bytes of code indices times 4: indirect targets at or past this offset are outside the
@@ -516,10 +552,11 @@ fn prelude(c: &mut String, lifter: &Lifter<'_>) {
     writeln!(c, "#define BASE {}u", program.base()).unwrap();
     writeln!(c, "#define MEM_SIZE {memory}ull").unwrap();
     c.push_str(&abi::c_declaration());
-    writeln!(c, "const uint32_t rvx_abi_version = {ABI_VERSION};").unwrap();
+    let prefix = lifter.prefix;
+    writeln!(c, "const uint32_t {prefix}abi_version = {ABI_VERSION};").unwrap();
     writeln!(
         c,
-        "const uint64_t rvx_program_fingerprint = {}ull;",
+        "const uint64_t {prefix}program_fingerprint = {}ull;",
         program.fingerprint()
     )
     .unwrap();

@@ -52,7 +52,8 @@ impl Flow for Gotos<'_> {
     }
 }
 
-/// Appends `rvx_run_<mode>` for the whole program.
+/// Appends the entry point (`rvx_run_<mode>`, see [`Lifter::entry_name`]) for the whole
+/// program.
 pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>) {
     let mode = lifter.mode;
     let len = lifter.program.code().len();
@@ -64,8 +65,8 @@ pub(super) fn emit(c: &mut String, lifter: &Lifter<'_>) {
     // compiler keep context fields in registers across guest stores.
     writeln!(
         c,
-        "uint32_t rvx_run_{}(RvxCtx* restrict ctx) {{",
-        mode.name()
+        "uint32_t {}(RvxCtx* restrict ctx) {{",
+        lifter.entry_name()
     )
     .unwrap();
     c.push_str("    uint8_t* restrict const mem = ctx->mem;\n    uint32_t* restrict const regs = ctx->regs;\n");

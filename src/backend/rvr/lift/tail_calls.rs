@@ -353,10 +353,10 @@ fn emit_unit<'a>(
     c.push_str("}\n");
 }
 
-/// `rvx_run_<mode>`: loads the parameters from the context and enters the block at `ctx->pc`.
+/// The entry point (`rvx_run_<mode>`, see [`Lifter::entry_name`]): loads the parameters from the context and enters the block at `ctx->pc`.
 fn emit_entry(c: &mut String, lifter: &Lifter<'_>, signature: &Signature, maps: &RegisterMaps) {
     let mode = lifter.mode;
-    writeln!(c, "uint32_t rvx_run_{}(RvxCtx* ctx) {{", mode.name()).unwrap();
+    writeln!(c, "uint32_t {}(RvxCtx* ctx) {{", lifter.entry_name()).unwrap();
     c.push_str(
         "    uint32_t* restrict const regs = ctx->regs;\n    uint64_t budget = ctx->budget;\n",
     );
