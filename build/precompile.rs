@@ -117,7 +117,10 @@ fn precompile(out_dir: &Path) -> Result<String, String> {
     let started = Instant::now();
     let from = if fs::read(&built).is_ok_and(|h| h == hash.as_bytes()) && library.exists() {
         "kept"
-    } else if stored.as_ref().is_some_and(|s| copy_into_place(s, &library).is_ok()) {
+    } else if stored
+        .as_ref()
+        .is_some_and(|s| copy_into_place(s, &library).is_ok())
+    {
         "from the shared store"
     } else {
         let _ = fs::remove_file(&built);
@@ -213,7 +216,8 @@ const STORE_KEEP: usize = 3;
 /// rvx-<hash>/out`); `None` if `OUT_DIR` is laid out otherwise.
 fn shared_store(out_dir: &Path) -> Option<PathBuf> {
     let build = out_dir.ancestors().nth(2)?;
-    (build.file_name()? == "build").then(|| out_dir.ancestors().nth(4).map(Path::to_path_buf))?
+    (build.file_name()? == "build")
+        .then(|| out_dir.ancestors().nth(4).map(Path::to_path_buf))?
         .map(|target| target.join("rvx-precompiled"))
 }
 

@@ -71,7 +71,9 @@ fn the_registry_holds_every_bundled_guest_in_every_mode_exactly_when_the_feature
             for guest in guests::ALL {
                 assert!(precompiled::is_precompiled(guest.name));
                 for mode in MODES {
-                    let n = all.iter().filter(|p| p.guest == guest.name && p.mode == mode);
+                    let n = all
+                        .iter()
+                        .filter(|p| p.guest == guest.name && p.mode == mode);
                     assert_eq!(n.count(), 1, "{} {mode:?}", guest.name);
                     let code = precompiled::find(&bundled(guest.name), mode)
                         .unwrap_or_else(|| panic!("{} {mode:?} is not found", guest.name));
@@ -125,7 +127,10 @@ fn precompiled_code_runs_with_no_compile_and_the_interpreters_results() {
         }
         let expected = pure.execute(inputs.clone()).unwrap();
         assert_eq!(expected.exit_code, Some(0), "{name}");
-        assert!(rvr_pure.execute(inputs.clone()).unwrap() == expected, "{name}");
+        assert!(
+            rvr_pure.execute(inputs.clone()).unwrap() == expected,
+            "{name}"
+        );
         let (segments, state) = metered.execute_metered(inputs.clone()).unwrap();
         let (rvr_segments, rvr_state) = rvr_metered.execute_metered(inputs.clone()).unwrap();
         assert_eq!(rvr_segments, segments, "{name}");
@@ -174,7 +179,14 @@ fn rvx_run_reports_zero_compile_time_and_the_interpreters_results() {
             };
             let (interp, rvr) = (run("interp"), run("rvr"));
             assert_eq!(rvr["backend"], "rvr");
-            for field in ["exit_code", "instret", "pc", "public_values", "segments", "cost"] {
+            for field in [
+                "exit_code",
+                "instret",
+                "pc",
+                "public_values",
+                "segments",
+                "cost",
+            ] {
                 assert_eq!(rvr[field], interp[field], "{name} {mode}: {field}");
             }
             assert_eq!(rvr["precompiled"], ENABLED, "{name} {mode}");
@@ -228,20 +240,14 @@ fn precompiled_code_is_used_unless_disabled_or_a_compiler_is_named() {
 #[test]
 fn the_symbol_prefix_renames_exactly_the_exported_symbols() {
     let program = bundled("fibonacci");
-    for style in [
-        CStyle::OneFunction,
-        CStyle::TailCalls { register_args: 11 },
-    ] {
+    for style in [CStyle::OneFunction, CStyle::TailCalls { register_args: 11 }] {
         for mode in MODES {
             let plain = lift(&program, mode, style, 16);
             let named = lift_with_prefix(&program, mode, style, 16, "rvx_pre_fib_x_");
             let run = format!("run_{}(", mode.name());
             for export in ["abi_version =", "program_fingerprint =", &run] {
                 assert_eq!(plain.matches(&format!("rvx_{export}")).count(), 1);
-                assert_eq!(
-                    named.matches(&format!("rvx_pre_fib_x_{export}")).count(),
-                    1
-                );
+                assert_eq!(named.matches(&format!("rvx_pre_fib_x_{export}")).count(), 1);
                 assert!(!named.contains(&format!(" rvx_{export}")), "{export}");
             }
             // Nothing else changes.
@@ -303,7 +309,10 @@ fn rvx_bench_times_every_backend_and_mode_and_native() {
         }
     }
     let native = rows.last().unwrap();
-    assert_eq!((&native["backend"], &native["vs_native"]), (&"native".into(), &1.0.into()));
+    assert_eq!(
+        (&native["backend"], &native["vs_native"]),
+        (&"native".into(), &1.0.into())
+    );
     let unknown = Command::new(env!("CARGO_BIN_EXE_rvx"))
         .args(["bench", "io"])
         .output()
