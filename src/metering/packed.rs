@@ -34,6 +34,8 @@ pub struct PackedLayout {
     max_block: u64,
     /// Per chip (and the sink), whether it has a slot: asked at every entry of compiled code.
     growable: Vec<bool>,
+    /// The guard bits of each word: asked at every entry of compiled code.
+    guard_masks: Vec<u64>,
 }
 
 impl PackedLayout {
@@ -57,6 +59,14 @@ impl PackedLayout {
                 if let Some(count) = uses.get_mut(usize::from(chip)) {
                     *count += loop_weight(d);
                 }
+            }
+        }
+        // Extension instructions that report their rows add them to the counters between two
+        // calls of compiled code (`backend/compiled/reported.rs`): their chips get fields too,
+        // after the chips blocks add to.
+        for &chip in &tables.reported_chips {
+            if let Some(count) = uses.get_mut(chip) {
+                *count = (*count).max(1);
             }
         }
         let mut chips: Vec<usize> = (0..uses.len()).filter(|&c| uses[c] > 0).collect();
@@ -83,13 +93,19 @@ impl PackedLayout {
         for (n, &chip) in chips.iter().enumerate() {
             slots[chip] = Some((n / per_word, (n % per_word) as u32 * field_bits));
         }
+        let words = chips.len().div_ceil(per_word);
+        let mut guard_masks = vec![0u64; words];
+        for &(word, shift) in slots.iter().flatten() {
+            guard_masks[word] |= (1u64 << (field_bits - 1)) << shift;
+        }
         PackedLayout {
             growable: slots.iter().map(Option::is_some).collect(),
             slots,
             field_bits,
-            words: chips.len().div_ceil(per_word),
+            words,
             max_passes: passes(field_bits).min(u64::from(u32::MAX)),
             max_block,
+            guard_masks,
         }
     }
 
@@ -102,6 +118,7 @@ impl PackedLayout {
             max_passes: 0,
             max_block: 0,
             growable: Vec::new(),
+            guard_masks: Vec::new(),
         }
     }
 
@@ -143,25 +160,53 @@ impl PackedLayout {
     }
 
     /// The guard bits of each word.
-    pub fn guard_masks(&self) -> Vec<u64> {
-        let mut masks = vec![0u64; self.words];
-        for &(word, shift) in self.slots.iter().flatten() {
-            masks[word] |= self.guard() << shift;
-        }
-        masks
+    pub fn guard_masks(&self) -> &[u64] {
+        &self.guard_masks
     }
 
     /// The starting words when each chip may grow by `room[chip]` rows: the next row sets its
     /// guard bit.
     pub fn start(&self, room: &[u64]) -> Vec<u64> {
-        let mut words = vec![0u64; self.words];
+        let mut words = Vec::new();
+        self.start_into(room, &mut words);
+        words
+    }
+
+    /// [`PackedLayout::start`] into `words` (cleared first), which compiled code's entries
+    /// reuse.
+    pub fn start_into(&self, room: &[u64], words: &mut Vec<u64>) {
+        words.clear();
+        words.resize(self.words, 0);
         for (chip, slot) in self.slots.iter().enumerate() {
             if let Some((word, shift)) = *slot {
                 let rows_to_guard = room[chip].saturating_add(1).min(self.guard());
                 words[word] |= (self.guard() - rows_to_guard) << shift;
             }
         }
-        words
+    }
+
+    /// Adds `rows` rows of `chip` to the counters `words`, unless the chip has no field or its
+    /// field would come within a quarter of its range of overflowing (compiled code adds rows
+    /// after this until its next test of the guard bits): then returns `false` and changes
+    /// nothing.
+    pub fn add_rows(&self, words: &mut [u64], chip: usize, rows: u32) -> bool {
+        let Some(&Some((word, shift))) = self.slots.get(chip) else {
+            return false;
+        };
+        let mask = if self.field_bits == 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.field_bits) - 1
+        };
+        let field = (words[word] >> shift) & mask;
+        let most = self.guard() + self.guard() / 2;
+        match field.checked_add(u64::from(rows)) {
+            Some(sum) if sum < most => {
+                words[word] += u64::from(rows) << shift;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Whether compiled code adds rows to each chip (indexed like the heights).
@@ -233,7 +278,7 @@ mod tests {
         room[5] = 1000;
         let start = layout.start(&room);
         let guards = layout.guard_masks();
-        assert!(start.iter().zip(&guards).all(|(s, g)| s & g == 0));
+        assert!(start.iter().zip(guards).all(|(s, g)| s & g == 0));
         let mut heights = vec![1u32; 9];
         let after = [start[0] + adds[0].1 * 1000, start[1] + adds[1].1 * 1000];
         assert_eq!(after[1] & guards[1], 0, "chip 5 has room for 1000 rows");

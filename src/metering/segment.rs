@@ -138,6 +138,12 @@ impl SegmentationState {
         }
     }
 
+    /// The last check point whose heights are recorded (where a failing check cuts the
+    /// segment), or the segment's start.
+    pub fn checkpoint_instret(&self) -> u64 {
+        self.checkpoint_instret
+    }
+
     /// The heights (one slot per chip, then the sink), with the rows of every touched page
     /// added, and the page tracker: for compiled code, which updates them directly.
     pub fn compiled_parts(&mut self, tables: &MeterTables) -> (&mut [u32], &mut PageTracker) {

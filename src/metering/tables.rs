@@ -38,6 +38,9 @@ pub struct MeterTables {
     pub merkle_chip: usize,
     /// The Poseidon2 chip (second to last, as in the reference).
     pub poseidon2_chip: usize,
+    /// The chips that the program's extension instructions reporting their own rows
+    /// ([`crate::extension::Metering::Reported`]) may add rows to, in increasing order.
+    pub reported_chips: Vec<usize>,
     /// Merkle-tree nodes charged per touched page besides its leaves: `2^6 - 1` inside the page
     /// plus one per level above it.
     pub nodes_per_page: u32,
@@ -99,7 +102,17 @@ impl MeterTables {
                 .expect("system chips are always present")
         };
         let pointer_bits = config.system().pointer_max_bits;
+        let mut reported_chips: Vec<usize> = (program.custom().iter())
+            .filter(|insn| insn.metering == crate::extension::Metering::Reported)
+            .flat_map(|insn| {
+                let entry = &config.executors()[insn.executor_idx];
+                std::iter::once(entry.air_idx).chain(entry.extra_airs.iter().copied())
+            })
+            .collect();
+        reported_chips.sort_unstable();
+        reported_chips.dedup();
         MeterTables {
+            reported_chips,
             max_fetch_cost: fetch_cost.iter().copied().max().map_or(0, u64::from),
             fetch_chip,
             fetch_cost,
@@ -151,6 +164,7 @@ impl MeterTables {
             boundary_chip: 0,
             merkle_chip: 1,
             poseidon2_chip: chips - 2,
+            reported_chips: Vec::new(),
             nodes_per_page: 86,
         }
     }

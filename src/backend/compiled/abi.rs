@@ -7,7 +7,7 @@ use std::mem::offset_of;
 
 /// Bump when the generated code or this interface changes: it is part of every cache key and
 /// exported by every library, and the loader refuses a library built for another version.
-pub const ABI_VERSION: u32 = 4;
+pub const ABI_VERSION: u32 = 5;
 
 /// `rvx_run` stopped where the interpreter must take over: at a block that does not fit the
 /// budget (or the cost limit), an instruction the recompiled code does not execute itself

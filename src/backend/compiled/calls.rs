@@ -22,7 +22,7 @@ pub(super) struct Host<'a> {
     /// The context of the running call, where a jump target is returned.
     pub(super) ctx: *mut RvxCtx,
     /// Metered mode: the guard bits of each packed word ([`crate::metering::PackedLayout`]).
-    pub(super) guards: Vec<u64>,
+    pub(super) guards: &'a [u64],
 }
 
 /// Makes room in the recent-page list.
@@ -111,7 +111,7 @@ pub(crate) unsafe extern "C" fn pass_check_point(
     // new page, and no chip out of room (its guard bit set).
     if ctx.passes == ctx.max_passes
         || u64::from(ctx.in_segment) + budget > u64::from(ctx.page_limit)
-        || packed.iter().zip(&host.guards).any(|(p, g)| p & g != 0)
+        || packed.iter().zip(host.guards).any(|(p, g)| p & g != 0)
     {
         return 0;
     }

@@ -17,14 +17,16 @@
 pub mod abi;
 pub(crate) mod calls;
 pub mod plan;
+mod reported;
 
 use crate::backend::{Backend, InterpBackend, LiftMode, ModeRef};
 use crate::error::ExecError;
 use crate::metering::{PackedLayout, PageTracker, RawPages, SegmentationState};
 use crate::program::Program;
 use crate::state::VmState;
-use abi::{RvxCtx, EXIT_CHECK_POINT};
+use abi::{RvxCtx, EXIT_CHECK_POINT, EXIT_HANDOFF};
 use calls::{custom_callback, Host};
+use reported::{run_reported, Counting, Reports};
 use std::ffi::c_void;
 use std::io::Write;
 
@@ -67,6 +69,9 @@ impl CompiledCode<'_> {
         out: &mut dyn Write,
     ) -> Result<(), ExecError> {
         let limits = program.config().system().segmentation;
+        // Code that hands instructions to the interpreter often (extension instructions that
+        // report their own metering) enters and leaves many times: reuse the buffers.
+        let mut scratch = Scratch::default();
         while state.instret < end && !state.is_terminated() {
             let next_check = match &mode {
                 ModeRef::Metered(segment) => Some(segment.next_check(state.instret, &limits)),
@@ -78,7 +83,7 @@ impl CompiledCode<'_> {
             }
             let before = state.instret;
             // SAFETY: forwarded from the caller.
-            let status = unsafe { self.run_compiled(program, state, end, &mut mode) };
+            let status = unsafe { self.run_compiled(program, state, end, &mut mode, &mut scratch) };
             if state.instret >= end || state.is_terminated() {
                 break;
             }
@@ -116,12 +121,14 @@ impl CompiledCode<'_> {
         state: &mut VmState,
         end: u64,
         mode: &mut ModeRef<'_>,
+        scratch: &mut Scratch,
     ) -> u32 {
+        let state_instret = state.instret;
         let mut host = Host {
             program,
             state: state as *mut VmState,
             ctx: std::ptr::null_mut(),
-            guards: Vec::new(),
+            guards: &[],
         };
         let left = (end - state.instret).min(i64::MAX as u64);
         let mut ctx = RvxCtx {
@@ -170,6 +177,7 @@ impl CompiledCode<'_> {
                     state.instret,
                     left,
                     &mut ctx,
+                    &mut scratch.metered,
                 ));
             }
             ModeRef::Cost(cost) => {
@@ -199,9 +207,30 @@ impl CompiledCode<'_> {
         // heights, counters and page arrays sized for this program, see `MeteredEntry`), and
         // at callbacks with the declared signatures. The caller guarantees the code was
         // generated for this program and mode.
-        let status = unsafe {
-            (*ctx_ptr).host = host_ptr as *mut c_void;
-            (self.run)(ctx_ptr)
+        unsafe { (*ctx_ptr).host = host_ptr as *mut c_void };
+        let per_insn = program.meter_tables().max_fetch_cost;
+        let status = loop {
+            // SAFETY: as above.
+            let status = unsafe { (self.run)(ctx_ptr) };
+            if status != EXIT_HANDOFF {
+                break status;
+            }
+            // An extension instruction that reports its own metering runs between two calls.
+            // SAFETY: `ctx_ptr` points at the live context.
+            let now = state_instret + budget - unsafe { (*ctx_ptr).budget + (*ctx_ptr).to_end };
+            let mut counting = match (&mut metered, &mode) {
+                (Some(entry), _) => Counting::Rows {
+                    layout: entry.layout,
+                    recorded: entry.recorded,
+                    spilled: &mut entry.buffers.spilled,
+                },
+                (None, ModeRef::Cost(_)) => Counting::Cost { per_insn },
+                _ => break status,
+            };
+            // SAFETY: the call returned; `ctx` is as it left it, lent for this mode.
+            if !unsafe { run_reported(ctx_ptr, now, &mut counting, &mut scratch.reports) } {
+                break status;
+            }
         };
         state.instret += budget - (ctx.budget + ctx.to_end);
         state.pc = ctx.pc;
@@ -219,18 +248,38 @@ impl CompiledCode<'_> {
     }
 }
 
-/// What metered compiled code is lent for one call, and what is needed to take its results
-/// back.
-struct MeteredEntry<'a> {
-    layout: &'a PackedLayout,
+/// What calls of compiled code reuse from one to the next.
+#[derive(Default)]
+struct Scratch {
+    metered: MeteredBuffers,
+    reports: Reports,
+}
+
+/// The buffers metered entries use, kept for the next entry.
+#[derive(Default)]
+struct MeteredBuffers {
+    /// Rows per chip that extension instructions run between calls reported but the counters
+    /// could not take (see [`reported`]).
+    spilled: Vec<u32>,
     /// The heights at entry (every touched page charged).
     heights: Vec<u32>,
-    /// Pages in the segment at entry.
-    pages: u32,
+    /// Each chip's room for rows.
+    room: Vec<u64>,
     /// The packed counters at entry, at exit, and at the last check point passed.
     start: Vec<u64>,
     packed: Vec<u64>,
     mark_packed: Vec<u64>,
+}
+
+/// What metered compiled code is lent for one call, and what is needed to take its results
+/// back.
+struct MeteredEntry<'a> {
+    layout: &'a PackedLayout,
+    /// Pages in the segment at entry.
+    pages: u32,
+    /// The last check point whose heights the segment recorded, at entry.
+    recorded: u64,
+    buffers: &'a mut MeteredBuffers,
 }
 
 impl<'a> MeteredEntry<'a> {
@@ -242,11 +291,17 @@ impl<'a> MeteredEntry<'a> {
         instret: u64,
         left: u64,
         ctx: &mut RvxCtx,
+        buffers: &'a mut MeteredBuffers,
     ) -> MeteredEntry<'a> {
         let tables = program.meter_tables();
         let system = program.config().system();
         let limits = system.segmentation;
-        let heights = segment.compiled_parts(tables).0.to_vec();
+        buffers.heights.clear();
+        buffers
+            .heights
+            .extend_from_slice(segment.compiled_parts(tables).0);
+        buffers.spilled.clear();
+        buffers.spilled.resize(buffers.heights.len(), 0);
         let safe = segment.safe_growth(tables, &limits, &system.proving_memory, layout.growable());
         let first_check = segment.next_check(instret, &limits);
         let first_stop = first_check.min(instret + left);
@@ -254,37 +309,41 @@ impl<'a> MeteredEntry<'a> {
         ctx.budget = first_stop - instret;
         ctx.to_end = instret + left - first_stop;
         ctx.max_passes = layout.max_passes() as u32;
+        ctx.passes = 0;
+        // Instructions before the last check point passed are those with more than `refill`
+        // left to the next stop; none before the first. (Set here, not by the code, which
+        // may be entered again in the same call: see `reported`.)
+        ctx.refill = ctx.budget;
         ctx.page_limit = safe.pages;
         // A check point inside a block is passed from the block's start: leave room for the
         // instructions before it.
-        let room: Vec<u64> = safe
-            .rows
-            .iter()
-            .map(|&r| u64::from(r).saturating_sub(layout.max_block()))
-            .collect();
-        let start = layout.start(&room);
+        buffers.room.clear();
+        buffers
+            .room
+            .extend((safe.rows.iter()).map(|&r| u64::from(r).saturating_sub(layout.max_block())));
+        layout.start_into(&buffers.room, &mut buffers.start);
         // Compiled code may move the counters in vectors of up to 256 bits: room for a whole
         // last one.
-        let mut vectors = start.clone();
-        vectors.resize(start.len().div_ceil(4) * 4, 0);
-        let mut entry = MeteredEntry {
-            layout,
-            heights,
-            pages: 0,
-            packed: vectors.clone(),
-            mark_packed: vectors,
-            start,
-        };
-        ctx.packed = entry.packed.as_mut_ptr();
-        ctx.mark_packed = entry.mark_packed.as_mut_ptr();
+        let vectors = buffers.start.len().div_ceil(4) * 4;
+        for copy in [&mut buffers.packed, &mut buffers.mark_packed] {
+            copy.clear();
+            copy.extend_from_slice(&buffers.start);
+            copy.resize(vectors, 0);
+        }
+        ctx.packed = buffers.packed.as_mut_ptr();
+        ctx.mark_packed = buffers.mark_packed.as_mut_ptr();
         let (_, pages) = segment.compiled_parts(tables);
         // Each interval appends at most one page per instruction it runs.
         let block_max = 2 * limits.segment_check_insns.min(1 << 20) as usize + 1024;
         let raw = pages.raw(block_max);
-        entry.pages = raw.in_segment;
         lend_pages(ctx, &raw);
         ctx.meter = pages as *mut PageTracker as *mut c_void;
-        entry
+        MeteredEntry {
+            layout,
+            pages: raw.in_segment,
+            recorded: segment.checkpoint_instret(),
+            buffers,
+        }
     }
 
     /// Takes back what the code counted.
@@ -298,14 +357,18 @@ impl<'a> MeteredEntry<'a> {
         let raw = raw_pages(ctx);
         // SAFETY: forwarded from the caller: the generated code keeps the tracker's rules.
         unsafe { pages.set_raw(&raw) };
-        self.layout.add_to(&self.start, &self.packed, heights);
+        let buffers = self.buffers;
+        self.layout.add_to(&buffers.start, &buffers.packed, heights);
+        for (height, &rows) in heights.iter_mut().zip(&buffers.spilled) {
+            *height += rows;
+        }
         if ctx.passes > 0 {
             // The heights at the last check point passed: those at entry, the rows counted up
             // to the start of the block holding it, that block's rows before it, and the rows
             // of the pages touched before it.
-            let mut marked = self.heights;
+            let mut marked = buffers.heights.clone();
             self.layout
-                .add_to(&self.start, &self.mark_packed, &mut marked);
+                .add_to(&buffers.start, &buffers.mark_packed, &mut marked);
             let start = ctx.mark_block as usize;
             for &chip in &tables.fetch_chip[start..start + ctx.mark_before as usize] {
                 marked[usize::from(chip)] += 1;

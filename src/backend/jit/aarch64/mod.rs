@@ -91,7 +91,6 @@ const CTX_COST: u32 = offset_of!(RvxCtx, cost) as u32;
 const CTX_MAX_COST: u32 = offset_of!(RvxCtx, max_cost) as u32;
 const CTX_PACKED: u32 = offset_of!(RvxCtx, packed) as u32;
 const CTX_REFILL: u32 = offset_of!(RvxCtx, refill) as u32;
-const CTX_PASSES: u32 = offset_of!(RvxCtx, passes) as u32;
 const CTX_STOP: u32 = offset_of!(RvxCtx, stop) as u32;
 const CTX_INTERVAL: u32 = offset_of!(RvxCtx, interval) as u32;
 const CTX_INTERVAL_OF: u32 = offset_of!(RvxCtx, interval_of) as u32;

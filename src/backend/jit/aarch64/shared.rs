@@ -7,9 +7,8 @@
 
 use super::{
     packed_slot, Cold, Emitter, BUDGET, CTX, CTX_BUDGET, CTX_COST, CTX_CUSTOM, CTX_HOST,
-    CTX_INTERVAL, CTX_INTERVAL_OF, CTX_MAX_COST, CTX_MEM, CTX_PACKED, CTX_PASSES, CTX_PC,
-    CTX_REFILL, CTX_REGS, CTX_STOP, LAST_PAGE, MEM, MODE_REGS, PACKED, SAVED_LR, SAVED_T, T0, T1,
-    T2, TABLE,
+    CTX_INTERVAL, CTX_INTERVAL_OF, CTX_MAX_COST, CTX_MEM, CTX_PACKED, CTX_PC, CTX_REFILL, CTX_REGS,
+    CTX_STOP, LAST_PAGE, MEM, MODE_REGS, PACKED, SAVED_LR, SAVED_T, T0, T1, T2, TABLE,
 };
 use crate::backend::compiled::abi::EXIT_HANDOFF;
 use crate::backend::compiled::calls::{pass_check_point, touch_before, touch_new};
@@ -112,8 +111,6 @@ impl Emitter<'_> {
                 dynasm!(self.ops
                     ; .arch aarch64
                     ; movn W(LAST_PAGE), 0
-                    ; str X(BUDGET), [x0, CTX_REFILL]
-                    ; str wzr, [x0, CTX_PASSES]
                 );
             }
         }

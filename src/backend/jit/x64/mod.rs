@@ -62,7 +62,6 @@ const CTX_MEM: i32 = offset_of!(RvxCtx, mem) as i32;
 const CTX_COST: i32 = offset_of!(RvxCtx, cost) as i32;
 const CTX_PACKED: i32 = offset_of!(RvxCtx, packed) as i32;
 const CTX_REFILL: i32 = offset_of!(RvxCtx, refill) as i32;
-const CTX_PASSES: i32 = offset_of!(RvxCtx, passes) as i32;
 const CTX_STOP: i32 = offset_of!(RvxCtx, stop) as i32;
 const CTX_INTERVAL: i32 = offset_of!(RvxCtx, interval) as i32;
 const CTX_INTERVAL_OF: i32 = offset_of!(RvxCtx, interval_of) as i32;
@@ -433,8 +432,6 @@ impl Emitter<'_> {
                 dynasm!(self.ops
                     ; .arch x64
                     ; mov DWORD [rsp + LAST_PAGE], -1
-                    ; mov [rdi + CTX_REFILL], r13
-                    ; mov DWORD [rdi + CTX_PASSES], 0
                 );
             }
         }

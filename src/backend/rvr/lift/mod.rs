@@ -512,7 +512,15 @@ fn emit_pass(c: &mut String, lifter: &Lifter<'_>) {
     // so the rows allow as many instructions as the fullest chip has room for. An instruction
     // touches at most one new page, so while the segment's pages stay an interval below the
     // page room the next check point passes too: `rvx_touch` stops the code where a new page
-    // would pass that.
+    // would pass that. (Extension instructions reporting their own rows break both rules.)
+    if !lifter.tables.reported_chips.is_empty() {
+        // Unless extension instructions may add many rows, or touch many pages, at once: they
+        // run between calls of this code (`backend/compiled/reported.rs`), which needs the
+        // last check point before them marked, and the next one checked.
+        c.push_str("    ctx->page_soft = UINT32_MAX;\n");
+        c.push_str("    ctx->stop_at += refill;\n    ctx->to_end -= refill;\n    ctx->refill = refill;\n    return refill;\n}\n");
+        return;
+    }
     let guard = 1u64 << (lifter.layout.field_bits() - 1);
     let per_word = 64 / lifter.layout.field_bits();
     let mask = if per_word == 1 {

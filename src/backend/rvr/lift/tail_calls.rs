@@ -363,10 +363,9 @@ fn emit_entry(c: &mut String, lifter: &Lifter<'_>, signature: &Signature, maps: 
     match mode {
         LiftMode::Pure => {}
         LiftMode::Metered => {
+            // (`refill` and `passes` are set by the caller: a call may go on after an
+            // extension instruction ran between two calls, see `backend/compiled/reported.rs`.)
             c.push_str(&lifter.load_rows());
-            // Instructions before the last check point passed are those with more than
-            // `refill` left to the next stop (see `emit_touch`); none before the first.
-            c.push_str("    ctx->refill = budget;\n    ctx->passes = 0;\n");
         }
         LiftMode::Cost => c.push_str("    rvx_cost cost = {0, 0};\n"),
     }
