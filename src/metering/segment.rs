@@ -79,6 +79,10 @@ pub struct SegmentationState {
     safe: Option<Thresholds>,
 }
 
+/// The check intervals' worth of rows every chip that may grow gets at least, so that
+/// recompiled code may run past that many check points without stopping at each (`rvx_pass`).
+const SKIPPED_CHECKS: u64 = 8;
+
 /// Heights at or below which every segment limit holds (the limits only grow with the
 /// heights), and the growth they were computed for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,13 +243,17 @@ impl SegmentationState {
             }
             room
         };
-        // Every chip that may grow gets room in proportion to its rows, and at least one check
-        // interval's worth. An empty chip gets a sixteenth of the total growth, up to 2^16
+        // Every chip that may grow gets room in proportion to its rows, and at least
+        // [`SKIPPED_CHECKS`] check intervals' worth (recompiled code stops at the first check
+        // point some chip has no room beyond). An empty chip gets a sixteenth of the total growth, up to 2^16
         // rows (the limits are checked with it at that height, so a first row that makes an
         // empty chip cost something is covered): compiled code runs past check points for as
         // many instructions as the fullest chip has room for, so an empty chip must not hold
         // it back at every check point, nor take much from the others.
-        let floor = limits.segment_check_insns.min(1 << 20);
+        let floor = limits
+            .segment_check_insns
+            .saturating_mul(SKIPPED_CHECKS)
+            .min(1 << 20);
         let empty_room = |n: u64| (n / 16).min(1 << 16);
         // Chips the interpreter adds rows to (hint stores) share the room as well, so that
         // they do not force a recomputation each time.

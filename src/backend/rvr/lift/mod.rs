@@ -310,8 +310,10 @@ impl<'a> Lifter<'a> {
         match self.mode {
             LiftMode::Metered if trace => {
                 writeln!(c, "    if (UNLIKELY((int64_t)budget < 0)) {does_not_fit}").unwrap();
-                let rows = self.tables.range_rows(block.start, block.end);
-                self.emit_row_delta(c, &rows, "+=");
+                if !flow.defers_rows() {
+                    let rows = self.tables.range_rows(block.start, block.end);
+                    self.emit_row_delta(c, &rows, "+=");
+                }
             }
             LiftMode::Metered => {
                 // The counters go by pointer: vectors passed by value would not survive the call
@@ -354,6 +356,31 @@ impl<'a> Lifter<'a> {
                 writeln!(c, "    r{v} {op} {lanes};").unwrap();
             }
         }
+    }
+
+    /// Statements adding the rows of `unit` once per time it took its length from the budget
+    /// since the budget was `rvx_b0` (rounded up: a unit that gave part of its length back
+    /// still counts, its give-back subtracts the rest).
+    fn settle_rows(&self, unit: &Block) -> String {
+        let len = unit.len();
+        let mut words = vec![0u64; self.layout.words()];
+        for (word, add) in self
+            .layout
+            .block_adds(&self.tables.range_rows(unit.start, unit.end))
+        {
+            words[word] = add;
+        }
+        let mut s = format!(
+            "{{ rvx_lane n_ = (rvx_lane)((rvx_b0 - budget + {}u) / {len}u);",
+            len - 1
+        );
+        for (v, lanes) in self.vector_literals(&words).iter().enumerate() {
+            if let Some(lanes) = lanes {
+                write!(s, " r{v} += {lanes} * n_;").unwrap();
+            }
+        }
+        s.push_str(" } ");
+        s
     }
 
     /// Packed counter `words` as one `(rvx_lanes){...}` literal per row vector (`None` where
@@ -401,6 +428,11 @@ pub(super) trait Flow {
     fn hand_off(&self, pc: u32, back: usize) -> String;
     /// Stop before the block at `pc` with the status `rvx_pass` left in `ctx->stop`.
     fn stopped(&self, pc: u32) -> String;
+    /// Whether the code adds the rows of the unit being emitted on its way out rather than in
+    /// its header (a trace that loops on itself, see `tail_calls`).
+    fn defers_rows(&self) -> bool {
+        false
+    }
     /// Write every guest register to `regs` (before a call that reads or writes them).
     fn regs_to_memory(&self) -> String;
     /// Read every guest register back from `regs` (after such a call).
@@ -579,7 +611,7 @@ fn prelude(c: &mut String, lifter: &Lifter<'_>) {
         };
         writeln!(
             c,
-            "typedef {lane} rvx_lanes __attribute__((vector_size({})));",
+            "typedef {lane} rvx_lane;\ntypedef {lane} rvx_lanes __attribute__((vector_size({})));",
             8 * lifter.vector_words
         )
         .unwrap();

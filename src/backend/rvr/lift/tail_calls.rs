@@ -19,6 +19,7 @@ use super::{Flow, LiftMode, Lifter};
 use crate::backend::compiled::abi::EXIT_HANDOFF;
 use crate::backend::compiled::plan::RegisterMaps;
 use crate::program::blocks::Block;
+use crate::program::decode::BranchKind;
 use std::fmt::Write;
 
 /// The parameters every block function shares.
@@ -91,6 +92,9 @@ struct TailFlow<'a> {
     maps: &'a RegisterMaps,
     holding: Holding<'a>,
     code_bytes: usize,
+    /// For a metered trace that branches back to its own start: that start, and the statements
+    /// adding its rows for every pass, which every way out runs first.
+    self_loop: Option<(usize, String)>,
 }
 
 impl TailFlow<'_> {
@@ -98,6 +102,9 @@ impl TailFlow<'_> {
     /// slots.
     fn transfer(&self, function: &str, target: &[u8]) -> String {
         let mut s = String::new();
+        if let Some((_, settle)) = &self.self_loop {
+            s.push_str(settle);
+        }
         for r in (self.holding.map.iter().chain(&self.holding.cold)).copied() {
             if !target.contains(&r) && self.holding.dirty(r) {
                 write!(s, "regs[{r}] = x{r}; ").unwrap();
@@ -128,12 +135,36 @@ impl TailFlow<'_> {
     fn default_map(&self) -> &[u8] {
         &self.maps.maps[0]
     }
+
+    /// Statements that start the function over with the registers it expects (`target`) in
+    /// its slots: a trace looping on itself, as a loop of the function rather than a tail call
+    /// to it, so that its rows need not be added on every pass.
+    fn loop_back(&self, target: &[u8]) -> String {
+        let mut s = String::new();
+        for r in (self.holding.map.iter().chain(&self.holding.cold)).copied() {
+            if !target.contains(&r) && self.holding.dirty(r) {
+                write!(s, "regs[{r}] = x{r}; ").unwrap();
+            }
+        }
+        for (k, &r) in target.iter().enumerate() {
+            if self.holding.holds(r) {
+                write!(s, "s{k} = x{r}; ").unwrap();
+            } else {
+                write!(s, "s{k} = regs[{r}]; ").unwrap();
+            }
+        }
+        s.push_str("goto rvx_loop;");
+        s
+    }
 }
 
 impl Flow for TailFlow<'_> {
     fn to_block(&self, index: usize) -> String {
         let map = &self.maps.maps[self.maps.map_of[index] as usize];
-        self.transfer(&self.lifter.unit_name(index, "B"), map)
+        match &self.self_loop {
+            Some((start, _)) if *start == index => self.loop_back(map),
+            _ => self.transfer(&self.lifter.unit_name(index, "B"), map),
+        }
     }
 
     fn to_first_block(&self, index: usize) -> String {
@@ -162,6 +193,10 @@ impl Flow for TailFlow<'_> {
             "ctx->pc = {pc}u; {}",
             self.transfer("rvx_exit_stopped", self.default_map())
         )
+    }
+
+    fn defers_rows(&self) -> bool {
+        self.self_loop.is_some()
     }
 
     fn regs_to_memory(&self) -> String {
@@ -255,6 +290,7 @@ fn default_flow<'a>(
             written: Vec::new(),
         },
         code_bytes: lifter.code_bytes(),
+        self_loop: None,
     }
 }
 
@@ -315,6 +351,23 @@ fn emit_unit<'a>(
         signature.params
     )
     .unwrap();
+    // A metered trace that branches back to its start loops inside its function, and adds
+    // its rows on the way out, for all its passes at once (one add per row vector per pass
+    // costs hot loops about a third of their speed).
+    // Only its last instruction may branch back: a side exit back to the start would give
+    // back part of a pass, which the rows added on the way out count whole.
+    let branches_back = |insn: &crate::program::Insn| {
+        BranchKind::of_direct(insn.op).is_some() && insn.imm as usize == block.start
+    };
+    let code = &program.code()[block.start..block.end];
+    let loops_on_itself = trace
+        && lifter.mode == LiftMode::Metered
+        && code.last().is_some_and(branches_back)
+        && !code[..code.len() - 1].iter().any(branches_back);
+    let self_loop = loops_on_itself.then(|| {
+        c.push_str("    const uint64_t rvx_b0 = budget;\nrvx_loop: ;\n");
+        (block.start, lifter.settle_rows(block))
+    });
     c.push_str("    uint32_t* restrict const regs = ctx->regs; uint8_t* restrict const mem = ctx->mem; uint32_t t, off, xz; (void)regs; (void)mem; (void)t; (void)off; (void)xz;\n");
     c.push_str(&slot_locals(map));
     let mut cold = Vec::new();
@@ -344,6 +397,7 @@ fn emit_unit<'a>(
         maps,
         holding: Holding { map, cold, written },
         code_bytes: lifter.code_bytes(),
+        self_loop,
     };
     if block.handoff {
         writeln!(c, "    {}\n}}", flow.hand_off(pc0, 0)).unwrap();
