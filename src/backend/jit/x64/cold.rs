@@ -7,14 +7,19 @@
 
 use super::{
     Cold, Emitter, Shared, CTX, CTX_INTERVAL, CTX_INTERVAL_OF, CTX_PC, CTX_REFILL, CTX_STOP,
-    LAST_PAGE, PACKED, SAVED_T,
+    LAST_PAGE, PACKED, SAVED_T, STUB_LEN, STUB_OFF,
 };
 use crate::backend::compiled::calls::{pass_check_point, touch_before, touch_new};
+use crate::backend::rvr::LiftMode;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+
+/// How far the metering subroutines move the frame: their return address and 8 bytes of
+/// padding.
+const SHIFT: i32 = 16;
 
 impl Emitter<'_> {
     pub(super) fn emit_cold(&mut self) {
-        let Shared { exit, stop, .. } = self.shared;
+        let Shared { stop, .. } = self.shared;
         for (label, pc, budget) in std::mem::take(&mut self.stops) {
             // A call to the shared stop with its operands after it: 13 bytes a stop.
             dynasm!(self.ops
@@ -25,43 +30,24 @@ impl Emitter<'_> {
                 ; .i32 budget as i32
             );
         }
+        let Shared { pass, touch, .. } = self.shared;
         for cold in std::mem::take(&mut self.cold) {
+            // A few bytes a site: the work is in the shared subroutines below.
             match cold {
                 Cold::CheckPoint {
                     label,
                     back,
-                    pc,
                     off,
                     len,
                 } => {
-                    let (off, len, pc) = (off as i32, len as i32, pc as i32);
-                    let function = pass_check_point as *const () as usize as i64;
-                    dynasm!(self.ops ; .arch x64 ; =>label ; add r13, len);
-                    self.spill();
+                    let (off, len) = (off as i32, len as i32);
                     dynasm!(self.ops
                         ; .arch x64
-                        ; mov rdi, [rsp + CTX]
-                        ; mov esi, off
-                        ; mov rdx, r13
+                        ; =>label
+                        ; mov eax, off
                         ; mov ecx, len
-                        ; lea r8, [rsp + PACKED]
-                        ; mov rax, QWORD function
-                        ; call rax
-                    );
-                    self.reload();
-                    dynasm!(self.ops
-                        ; .arch x64
-                        ; test rax, rax
-                        ; jz >stopped
-                        ; add r13, rax
-                        ; sub r13, len
-                        ; mov DWORD [rsp + LAST_PAGE], -1
+                        ; call =>pass
                         ; jmp =>back
-                        ; stopped:
-                        ; mov rdx, [rsp + CTX]
-                        ; mov DWORD [rdx + CTX_PC], pc
-                        ; mov eax, [rdx + CTX_STOP]
-                        ; jmp =>exit
                     );
                 }
                 Cold::Touch {
@@ -73,29 +59,104 @@ impl Emitter<'_> {
                     dynasm!(self.ops
                         ; .arch x64
                         ; =>label
-                        ; mov [rsp + SAVED_T], ecx
-                        ; mov rdx, [rsp + CTX]
-                        ; lea rcx, [r13 + from_end]
-                        ; cmp rcx, [rdx + CTX_REFILL]
-                        ; ja >before
-                        ; mov [rsp + LAST_PAGE], eax
-                        ; mov rcx, [rdx + CTX_INTERVAL_OF]
-                        ; mov ecx, [rcx + rax * 4]
-                        ; cmp ecx, [rdx + CTX_INTERVAL]
-                        ; je >done
-                    );
-                    self.emit_touch_call(touch_new as *const () as usize as i64);
-                    dynasm!(self.ops ; .arch x64 ; jmp >done ; before:);
-                    self.emit_touch_call(touch_before as *const () as usize as i64);
-                    dynasm!(self.ops
-                        ; .arch x64
-                        ; done:
-                        ; mov ecx, [rsp + SAVED_T]
+                        ; mov edx, from_end
+                        ; call =>touch
                         ; jmp =>back
                     );
                 }
             }
         }
+    }
+
+    /// The metering subroutines of [`Shared`], in metered code: one copy for the program
+    /// rather than one per block and per access. Each is called from a cold site, pads the
+    /// stack so that its calls into Rust see it aligned (frame offsets move by
+    /// [`SHIFT`] meanwhile), and writes back the guest registers and counters around them.
+    pub(super) fn emit_metering_stubs(&mut self) {
+        if self.plan.mode != LiftMode::Metered {
+            return;
+        }
+        let Shared {
+            pass, touch, exit, ..
+        } = self.shared;
+        self.frame_shift = SHIFT;
+        let (saved_t, ctx, last_page) = (SAVED_T + SHIFT, CTX + SHIFT, LAST_PAGE + SHIFT);
+        // `touch`: the access at address `ecx` (kept) touches page `eax`, not the last one
+        // touched; `edx` is how far the instruction is from its block's end. An instruction
+        // before the last check point passed (in the block that holds it) counts its page in
+        // the segment and at the mark only; any other records the page's first touch in the
+        // current check interval.
+        dynasm!(self.ops
+            ; .arch x64
+            ; =>touch
+            ; sub rsp, 8
+            ; mov [rsp + saved_t], ecx
+            ; lea rcx, [r13 + rdx]
+            ; mov rdx, [rsp + ctx]
+            ; cmp rcx, [rdx + CTX_REFILL]
+            ; ja >before
+            ; mov [rsp + last_page], eax
+            ; mov rcx, [rdx + CTX_INTERVAL_OF]
+            ; mov ecx, [rcx + rax * 4]
+            ; cmp ecx, [rdx + CTX_INTERVAL]
+            ; je >done
+        );
+        self.emit_touch_call(touch_new as *const () as usize as i64);
+        dynasm!(self.ops ; .arch x64 ; jmp >done ; before:);
+        self.emit_touch_call(touch_before as *const () as usize as i64);
+        dynasm!(self.ops
+            ; .arch x64
+            ; done:
+            ; mov ecx, [rsp + saved_t]
+            ; add rsp, 8
+            ; ret
+        );
+        // `pass`: the block at code offset `eax`, `ecx` instructions long, took more than the
+        // budget left to the next stop: give it back, and pass the check point inside the
+        // block if `pass_check_point` may (then take the block again, from the budget it
+        // refilled), or leave with its status, before the block.
+        let function = pass_check_point as *const () as usize as i64;
+        let base = self.plan.base as i32;
+        let (stub_off, stub_len, packed) = (STUB_OFF + SHIFT, STUB_LEN + SHIFT, PACKED + SHIFT);
+        dynasm!(self.ops
+            ; .arch x64
+            ; =>pass
+            ; sub rsp, 8
+            ; add r13, rcx
+            ; mov [rsp + stub_off], eax
+            ; mov [rsp + stub_len], ecx
+        );
+        self.spill();
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdi, [rsp + ctx]
+            ; mov esi, eax
+            ; mov rdx, r13
+            ; lea r8, [rsp + packed]
+            ; mov rax, QWORD function
+            ; call rax
+        );
+        self.reload();
+        dynasm!(self.ops
+            ; .arch x64
+            ; test rax, rax
+            ; jz >stopped
+            ; add r13, rax
+            ; mov ecx, [rsp + stub_len]
+            ; sub r13, rcx
+            ; mov DWORD [rsp + last_page], -1
+            ; add rsp, 8
+            ; ret
+            ; stopped:
+            ; mov eax, [rsp + stub_off]
+            ; add eax, base
+            ; add rsp, SHIFT
+            ; mov rdx, [rsp + CTX]
+            ; mov [rdx + CTX_PC], eax
+            ; mov eax, [rdx + CTX_STOP]
+            ; jmp =>exit
+        );
+        self.frame_shift = 0;
     }
 
     /// Calls `function(ctx = rdx, page = eax)`.

@@ -46,7 +46,11 @@ const ROW_REGS: usize = 12;
 
 // Frame slots, from rsp.
 const LAST_PAGE: i32 = 0;
+/// The code offset of the block the check-point subroutine was called for (see `cold`).
+const STUB_OFF: i32 = 4;
 const SAVED_T: i32 = 8;
+/// That block's length.
+const STUB_LEN: i32 = 12;
 /// The `RvxCtx` pointer.
 const CTX: i32 = 16;
 /// The mode's counters: the cost, or the packed row words (each vector register's home when
@@ -74,7 +78,6 @@ enum Cold {
     CheckPoint {
         label: DynamicLabel,
         back: DynamicLabel,
-        pc: u32,
         off: u32,
         len: u32,
     },
@@ -100,6 +103,11 @@ struct Shared {
     handoff_at_ecx: DynamicLabel,
     /// A cold stop ([`Emitter::stops`]), called with its operands after the call.
     stop: DynamicLabel,
+    /// Metered: the subroutines of page touches (`eax` the page, `ecx` the address, `edx` the
+    /// instructions to the block's end) and of blocks that do not fit the budget (`eax` the
+    /// block's code offset, `ecx` its length), which keep every register (see `cold`).
+    touch: DynamicLabel,
+    pass: DynamicLabel,
 }
 
 /// The assembler: code assembled into a vector, mapped executable when complete.
@@ -135,6 +143,9 @@ struct Emitter<'a> {
     frame: i32,
     /// Where the guest registers live in the frame.
     regs_home: i32,
+    /// Added to frame offsets by [`Emitter::spill`] and [`Emitter::reload`]: non-zero inside
+    /// the metering subroutines, which run with their return address and padding pushed.
+    frame_shift: i32,
     /// Where `rvx_run`'s table of block addresses will live.
     table: *const usize,
 }
@@ -181,6 +192,8 @@ pub(super) fn emit(
         handoff: ops.new_dynamic_label(),
         handoff_at_ecx: ops.new_dynamic_label(),
         stop: ops.new_dynamic_label(),
+        touch: ops.new_dynamic_label(),
+        pass: ops.new_dynamic_label(),
     };
     let mut emitter = Emitter {
         ops,
@@ -204,6 +217,7 @@ pub(super) fn emit(
         stops: Vec::with_capacity(program.code().len() / 2),
         frame,
         regs_home,
+        frame_shift: 0,
         table: table.as_ptr(),
     };
     for _ in &plan.blocks {
@@ -227,6 +241,7 @@ pub(super) fn emit(
     }
     let not_entry = emitter.emit_shared_exits();
     emitter.emit_cold();
+    emitter.emit_metering_stubs();
     emitter.emit_pool();
     let bytes = emitter.ops.finalize().map_err(|e| CompileError::Jit {
         message: format!("cannot assemble the code: {e}"),
@@ -303,7 +318,7 @@ impl Emitter<'_> {
     fn spill(&mut self) {
         for i in 0..self.mapped.len() {
             let (guest, host) = self.mapped[i];
-            let disp = self.regs_home + 4 * i32::from(guest);
+            let disp = self.frame_shift + self.regs_home + 4 * i32::from(guest);
             dynasm!(self.ops ; .arch x64 ; mov DWORD [rsp + disp], Rd(host));
         }
         self.move_counters(true);
@@ -313,7 +328,7 @@ impl Emitter<'_> {
     fn reload(&mut self) {
         for i in 0..self.mapped.len() {
             let (guest, host) = self.mapped[i];
-            let disp = self.regs_home + 4 * i32::from(guest);
+            let disp = self.frame_shift + self.regs_home + 4 * i32::from(guest);
             dynasm!(self.ops ; .arch x64 ; mov Rd(host), DWORD [rsp + disp]);
         }
         self.move_counters(false);
@@ -324,15 +339,17 @@ impl Emitter<'_> {
         match self.plan.mode {
             LiftMode::Pure => {}
             LiftMode::Cost => {
+                let home = self.frame_shift + COST_HOME;
                 if to_frame {
-                    dynasm!(self.ops ; .arch x64 ; movq [rsp + COST_HOME], Rx(COST_XMM));
+                    dynasm!(self.ops ; .arch x64 ; movq [rsp + home], Rx(COST_XMM));
                 } else {
-                    dynasm!(self.ops ; .arch x64 ; movq Rx(COST_XMM), [rsp + COST_HOME]);
+                    dynasm!(self.ops ; .arch x64 ; movq Rx(COST_XMM), [rsp + home]);
                 }
             }
             LiftMode::Metered => {
                 for v in 0..self.row_vectors.min(ROW_REGS) {
-                    let (reg, home) = (v as u8, PACKED + self.vector_bytes * v as i32);
+                    let home = self.frame_shift + PACKED + self.vector_bytes * v as i32;
+                    let reg = v as u8;
                     match (self.vector_bytes, to_frame) {
                         (32, true) => dynasm!(self.ops ; .arch x64 ; vmovdqu [rsp + home], Ry(reg)),
                         (32, false) => {
@@ -577,7 +594,6 @@ impl Emitter<'_> {
                 self.cold.push(Cold::CheckPoint {
                     label,
                     back,
-                    pc: planned.pc,
                     off: planned.pc - self.plan.base,
                     len,
                 });
