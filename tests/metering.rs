@@ -1200,16 +1200,7 @@ fn cpubench_segments_are_consistent() {
 // ---------------------------------------------------------------------------------------------
 
 fn rvx_json(args: &[&str]) -> Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rvx"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rvx {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_of(std::process::Command::new(env!("CARGO_BIN_EXE_rvx")).args(args))
 }
 
 fn json_segments(json: &Value) -> Vec<(u64, u64, Vec<u32>)> {

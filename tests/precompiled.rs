@@ -9,6 +9,8 @@
 //! bundled guests with the interpreter's results. A build without a C compiler takes the same
 //! path (build.rs writes the empty registry with the compiler's error and a `cargo:warning`).
 
+mod common;
+
 use rvx::backend::rvr::lift::{lift, lift_with_prefix};
 use rvx::backend::rvr::precompiled::{self, PrecompiledBuild};
 use rvx::backend::rvr::{use_precompiled, CStyle, LiftMode};
@@ -149,19 +151,13 @@ fn precompiled_code_runs_with_no_compile_and_the_interpreters_results() {
 
 /// `rvx <args>` with the disk cache in `cache`; its stdout as JSON.
 fn rvx_json(args: &[&str], cache: &std::path::Path) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_rvx"))
-        .args(args)
-        .env("RVX_CACHE_DIR", cache)
-        .env_remove("RVX_PRECOMPILED")
-        .env_remove("RVX_CC")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "rvx {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::json_of(
+        Command::new(env!("CARGO_BIN_EXE_rvx"))
+            .args(args)
+            .env("RVX_CACHE_DIR", cache)
+            .env_remove("RVX_PRECOMPILED")
+            .env_remove("RVX_CC"),
+    )
 }
 
 #[test]

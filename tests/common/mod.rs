@@ -839,3 +839,19 @@ pub fn code_elf(words: &[u32]) -> Vec<u8> {
     let code = words_to_bytes(words);
     elf(BASE, &[(BASE, &code, code.len() as u32, PF_R | PF_X)])
 }
+
+// ---------------------------------------------------------------------------------------------
+// The command line
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `command` (an `rvx` invocation printing JSON), asserting that it succeeds; its stdout
+/// as JSON.
+pub fn json_of(command: &mut std::process::Command) -> serde_json::Value {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
