@@ -46,12 +46,11 @@ impl PackedLayout {
     pub fn new(
         tables: &MeterTables,
         blocks: &[Block],
-        loops: &[(usize, usize)],
+        depth: &[u8],
         check_insns: u64,
     ) -> PackedLayout {
         // How often each chip is likely used: its instructions, weighted heavily inside loops
         // (between a backward branch and its target), where the time goes.
-        let depth = loop_depths(tables.fetch_chip.len(), loops);
         let mut uses = vec![0u64; tables.num_chips()];
         for block in blocks.iter().filter(|b| !b.handoff) {
             let chips = &tables.fetch_chip[block.start..block.end];
@@ -124,11 +123,11 @@ impl PackedLayout {
 
     /// The layout of `program`'s compiled code ([`form_blocks`]).
     pub fn for_program(program: &Program) -> PackedLayout {
-        let loops = backward_branches(program);
+        let depths = loop_depths(program.code().len(), &backward_branches(program));
         PackedLayout::new(
             program.meter_tables(),
             &form_blocks(program, true),
-            &loops,
+            &depths,
             program.config().system().segmentation.segment_check_insns,
         )
     }
@@ -214,6 +213,24 @@ impl PackedLayout {
         &self.growable
     }
 
+    /// Appends to `adds` what the instructions whose fetch chips
+    /// ([`MeterTables::fetch_chip`]) are `chips` add to each word: (word, constant), in word
+    /// order. The same as [`PackedLayout::block_adds`] of their rows, without building the
+    /// rows (the JIT's plan asks this of every block).
+    pub fn range_adds_into(&self, chips: &[u16], adds: &mut Vec<(usize, u64)>) {
+        // Blocks are short: a few chips each, added up in place.
+        let first = adds.len();
+        for &chip in chips {
+            if let Some(&Some((word, shift))) = self.slots.get(usize::from(chip)) {
+                match adds[first..].iter_mut().find(|(w, _)| *w == word) {
+                    Some((_, add)) => *add += 1 << shift,
+                    None => adds.push((word, 1 << shift)),
+                }
+            }
+        }
+        adds[first..].sort_unstable_by_key(|&(word, _)| word);
+    }
+
     /// What a block adding `rows` (chip, rows) adds to each word: (word, constant).
     pub fn block_adds(&self, rows: &[(usize, u32)]) -> Vec<(usize, u64)> {
         let mut adds = vec![0u64; self.words];
@@ -258,7 +275,8 @@ mod tests {
             end: tables.fetch_chip.len(),
             handoff: false,
         }];
-        (PackedLayout::new(&tables, &blocks, &[], check), tables)
+        let depths = vec![0; tables.fetch_chip.len()];
+        (PackedLayout::new(&tables, &blocks, &depths, check), tables)
     }
 
     #[test]
@@ -274,6 +292,10 @@ mod tests {
         assert!(layout.max_passes() >= 1000);
         let adds = layout.block_adds(&[(2, 3), (5, 1), (7, 2)]);
         assert_eq!(adds, vec![(0, 3 | 2 << 32), (1, 1)]);
+        // The same from the instructions' fetch chips, the sink's among them.
+        let mut from_chips = vec![(9, 9)];
+        layout.range_adds_into(&[7, 2, 8, 5, 2, 7, 2], &mut from_chips);
+        assert_eq!(from_chips[1..], adds);
         let mut room = vec![u64::MAX; 9];
         room[5] = 1000;
         let start = layout.start(&room);

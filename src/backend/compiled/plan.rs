@@ -17,8 +17,11 @@ pub struct PlannedBlock {
     pub block: Block,
     /// The guest address of its first instruction.
     pub pc: u32,
-    /// Metered mode: what the block adds to each packed counter word (word, constant).
-    pub packed_adds: Vec<(usize, u64)>,
+    /// Whether a backward branch targets its start.
+    pub loop_head: bool,
+    /// Metered mode: where [`CodePlan::packed_adds_of`] finds what the block adds to the
+    /// packed counters (a range of [`CodePlan::packed_adds`]).
+    pub adds: (u32, u32),
     /// Cost mode: the block's cost.
     pub cost: u64,
 }
@@ -35,6 +38,9 @@ pub struct CodePlan {
     pub is_entry: Vec<bool>,
     /// The packed row counters (metered mode).
     pub layout: PackedLayout,
+    /// Metered mode: what each block adds to each packed counter word, (word, constant) in
+    /// word order, block after block (one vector for all: a program has many blocks).
+    pub packed_adds: Vec<(usize, u64)>,
     /// Guest registers x1..x31, most used first (loop-weighted).
     pub register_rank: Vec<u8>,
     /// The guest address of code index 0.
@@ -49,21 +55,28 @@ impl CodePlan {
         let tables = program.meter_tables();
         let formed = form_blocks(program, mode != LiftMode::Pure);
         let loops = backward_branches(program);
+        let depths = loop_depths(program.code().len(), &loops);
+        let mut loop_heads: Vec<usize> = loops.iter().map(|&(target, _)| target).collect();
+        loop_heads.sort_unstable();
         let check = program.config().system().segmentation.segment_check_insns;
         let layout = match mode {
-            LiftMode::Metered => PackedLayout::new(tables, &formed, &loops, check),
+            LiftMode::Metered => PackedLayout::new(tables, &formed, &depths, check),
             _ => PackedLayout::empty(),
         };
+        let mut packed_adds = Vec::new();
         let blocks: Vec<PlannedBlock> = formed
             .into_iter()
             .map(|block| PlannedBlock {
                 block,
                 pc: program.pc_of(block.start),
-                packed_adds: match mode {
-                    LiftMode::Metered if !block.handoff => {
-                        layout.block_adds(&tables.range_rows(block.start, block.end))
+                loop_head: loop_heads.binary_search(&block.start).is_ok(),
+                adds: {
+                    let first = packed_adds.len() as u32;
+                    if mode == LiftMode::Metered && !block.handoff {
+                        let chips = &tables.fetch_chip[block.start..block.end];
+                        layout.range_adds_into(chips, &mut packed_adds);
                     }
-                    _ => Vec::new(),
+                    (first, packed_adds.len() as u32)
                 },
                 cost: match mode {
                     LiftMode::Cost if !block.handoff => tables.range_cost(block.start, block.end),
@@ -80,17 +93,19 @@ impl CodePlan {
             blocks,
             is_entry,
             layout,
-            register_rank: rank_by_use(
-                program,
-                0..program.code().len(),
-                &loop_depths(program.code().len(), &loops),
-            )
-            .into_iter()
-            .map(|(r, _)| r)
-            .collect(),
+            packed_adds,
+            register_rank: rank_by_use(program, 0..program.code().len(), &depths)
+                .into_iter()
+                .map(|(r, _)| r)
+                .collect(),
             base: program.base(),
             memory_size: program.config().system().memory_size(),
         }
+    }
+
+    /// What `block` adds to the packed counters, (word, constant) in word order.
+    pub fn packed_adds_of(&self, block: &PlannedBlock) -> &[(usize, u64)] {
+        &self.packed_adds[block.adds.0 as usize..block.adds.1 as usize]
     }
 }
 

@@ -35,25 +35,40 @@ enum CodeMemory {
     /// Assembled by `dynasmrt`'s assembler, which maps it itself.
     Assembler(ExecutableBuffer),
     /// Assembled into a vector, then copied into a mapping of its size made whole at once
-    /// (faulting memory in page by page costs more than assembling it, on large programs).
-    /// Only the x86-64 emitter does this: its instruction cache needs no flushing.
+    /// (faulting memory in page by page costs more than assembling it, on large programs),
+    /// the table of block addresses after it. Only the x86-64 emitter does this: its
+    /// instruction cache needs no flushing.
     #[cfg(target_arch = "x86_64")]
     Mapped(memmap2::Mmap),
 }
 
 impl CodeMemory {
-    /// Maps `bytes` executable.
+    /// Maps `bytes` executable, followed by a table of `entries` addresses at offset
+    /// `table_at` (8-byte aligned, at or past the end of `bytes`), which `fill` writes given
+    /// the address of the code.
     #[cfg(target_arch = "x86_64")]
-    fn map(bytes: &[u8]) -> Result<CodeMemory, CompileError> {
+    fn map(
+        bytes: &[u8],
+        table_at: usize,
+        entries: usize,
+        fill: impl FnOnce(*const u8, &mut [u8]),
+    ) -> Result<CodeMemory, CompileError> {
         let error = |e: std::io::Error| CompileError::Jit {
             message: format!("cannot map executable memory: {e}"),
         };
+        assert!(
+            table_at % 8 == 0 && table_at >= bytes.len(),
+            "table after the code"
+        );
+        let table_end = table_at + 8 * entries;
         let mut memory = memmap2::MmapOptions::new()
-            .len(bytes.len().max(1))
+            .len(table_end.max(1))
             .populate()
             .map_anon()
             .map_err(error)?;
         memory[..bytes.len()].copy_from_slice(bytes);
+        let code = memory.as_ptr();
+        fill(code, &mut memory[table_at..table_end]);
         Ok(CodeMemory::Mapped(memory.make_exec().map_err(error)?))
     }
 
@@ -76,18 +91,21 @@ impl CodeMemory {
     }
 }
 
-/// What an emitter produced: the code and where `rvx_run` starts in it.
+/// What an emitter produced: the code, where `rvx_run` starts in it, and the table of block
+/// addresses the code reads, where it is not in the code memory.
 struct EmittedCode {
     buffer: CodeMemory,
     entry: AssemblyOffset,
+    table: Option<Box<[usize]>>,
 }
 
 /// A program compiled to machine code for one mode.
 pub struct JitModule {
     /// Keeps the code mapped while `run` is callable.
     _buffer: CodeMemory,
-    /// Block addresses by code index; the code reads it (it must not move or be freed).
-    _table: Box<[usize]>,
+    /// Block addresses by code index, where not in `_buffer`; the code reads it (it must not
+    /// move or be freed).
+    _table: Option<Box<[usize]>>,
     run: RunFn,
     plan: CodePlan,
     fingerprint: u64,
@@ -108,14 +126,13 @@ impl JitModule {
     pub fn build(program: &Program, mode: LiftMode) -> Result<JitModule, CompileError> {
         let started = Instant::now();
         let plan = CodePlan::new(program, mode);
-        let mut table = vec![0usize; program.code().len()].into_boxed_slice();
-        let code = emit(program, &plan, &mut table)?;
+        let code = emit(program, &plan)?;
         // SAFETY: the emitter generated `rvx_run` at `entry` with the C ABI and the signature
         // of `RunFn`; the buffer is executable and kept alive with the module.
         let run: RunFn = unsafe { std::mem::transmute(code.buffer.ptr(code.entry)) };
         Ok(JitModule {
             _buffer: code.buffer,
-            _table: table,
+            _table: code.table,
             run,
             fingerprint: program.fingerprint(),
             plan,
@@ -169,29 +186,17 @@ impl JitModule {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn emit(
-    program: &Program,
-    plan: &CodePlan,
-    table: &mut [usize],
-) -> Result<EmittedCode, CompileError> {
-    x64::emit(program, plan, table)
+fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, CompileError> {
+    x64::emit(program, plan)
 }
 
 #[cfg(target_arch = "aarch64")]
-fn emit(
-    program: &Program,
-    plan: &CodePlan,
-    table: &mut [usize],
-) -> Result<EmittedCode, CompileError> {
-    aarch64::emit(program, plan, table)
+fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, CompileError> {
+    aarch64::emit(program, plan)
 }
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-fn emit(
-    _program: &Program,
-    _plan: &CodePlan,
-    _table: &mut [usize],
-) -> Result<EmittedCode, CompileError> {
+fn emit(_program: &Program, _plan: &CodePlan) -> Result<EmittedCode, CompileError> {
     Err(CompileError::Jit {
         message: format!(
             "no JIT emitter for {} hosts; use the interpreter or rvr",

@@ -205,19 +205,16 @@ thread_local! {
     static FORCE_FAR: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Emits `plan` for `program`; `table` must have one entry per instruction and stay put while
-/// the code runs (the code reads block addresses from it).
-pub(super) fn emit(
-    program: &Program,
-    plan: &CodePlan,
-    table: &mut [usize],
-) -> Result<EmittedCode, CompileError> {
+/// Emits `plan` for `program`, with its table of block addresses (one entry per instruction,
+/// which the code reads).
+pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, CompileError> {
+    let mut table = vec![0usize; program.code().len()].into_boxed_slice();
     #[cfg(test)]
     let far = FORCE_FAR.with(|far| far.get());
     #[cfg(not(test))]
     let far = false;
-    match emit_with(program, plan, table, far) {
-        Err(EmitError::OutOfRange) => match emit_with(program, plan, table, true) {
+    let code = match emit_with(program, plan, &mut table, far) {
+        Err(EmitError::OutOfRange) => match emit_with(program, plan, &mut table, true) {
             Err(EmitError::OutOfRange) => Err(CompileError::Jit {
                 message: "the program is too large for aarch64 branches (128 MiB of code)"
                     .to_string(),
@@ -227,7 +224,11 @@ pub(super) fn emit(
         },
         Err(EmitError::Failed(e)) => Err(e),
         Ok(code) => Ok(code),
-    }
+    }?;
+    Ok(EmittedCode {
+        table: Some(table),
+        ..code
+    })
 }
 
 /// [`emit`], with long forward branches between blocks if `far`.
@@ -260,6 +261,7 @@ fn emit_with(
     Ok(EmittedCode {
         buffer: super::CodeMemory::Assembler(buffer),
         entry,
+        table: None,
     })
 }
 
@@ -485,7 +487,8 @@ impl Emitter<'_> {
                 });
                 self.subs64(BUDGET, u64::from(len));
                 dynasm!(self.ops ; .arch aarch64 ; b.mi =>label ; =>back);
-                for &(word, add) in &planned.packed_adds {
+                let plan = self.plan;
+                for &(word, add) in plan.packed_adds_of(planned) {
                     self.add_packed(word, add);
                 }
             }

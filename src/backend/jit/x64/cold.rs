@@ -6,7 +6,7 @@
 #![allow(clippy::useless_conversion)]
 
 use super::{
-    Cold, Emitter, Shared, CTX, CTX_INTERVAL, CTX_INTERVAL_OF, CTX_PC, CTX_REFILL, CTX_STOP,
+    Cold, Emitter, CALL, CTX, CTX_INTERVAL, CTX_INTERVAL_OF, CTX_PC, CTX_REFILL, CTX_STOP, JMP,
     LAST_PAGE, PACKED, SAVED_T, STUB_LEN, STUB_OFF,
 };
 use crate::backend::compiled::calls::{pass_check_point, touch_before, touch_new};
@@ -18,54 +18,35 @@ use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
 const SHIFT: i32 = 16;
 
 impl Emitter<'_> {
-    pub(super) fn emit_cold(&mut self) {
-        let Shared { stop, .. } = self.shared;
-        for (label, pc, budget) in std::mem::take(&mut self.stops) {
-            // A call to the shared stop with its operands after it: 13 bytes a stop.
-            dynasm!(self.ops
-                ; .arch x64
-                ; =>label
-                ; call =>stop
-                ; .i32 pc as i32
-                ; .i32 budget as i32
-            );
-        }
-        let Shared { pass, touch, .. } = self.shared;
-        for cold in std::mem::take(&mut self.cold) {
-            // A few bytes a site: the work is in the shared subroutines below.
-            match cold {
-                Cold::CheckPoint {
-                    label,
-                    back,
-                    off,
-                    len,
-                } => {
-                    let (off, len) = (off as i32, len as i32);
-                    dynasm!(self.ops
-                        ; .arch x64
-                        ; =>label
-                        ; mov eax, off
-                        ; mov ecx, len
-                        ; call =>pass
-                        ; jmp =>back
-                    );
+    /// Emits the cold code (after the shared exits and the metering subroutines, which it
+    /// calls); returns the code offset of each item of `cold`.
+    pub(super) fn emit_cold(&mut self) -> Vec<u32> {
+        let cold = std::mem::take(&mut self.cold);
+        let mut cold_at = Vec::with_capacity(cold.len());
+        for item in cold {
+            cold_at.push(self.ops.offset().0 as u32);
+            // A few bytes an item: the work is in the shared code.
+            match item {
+                Cold::Stop { pc, budget } => {
+                    // A call to the shared stop with its operands after it: 13 bytes.
+                    self.jump_back(CALL, self.stop_at);
+                    self.ops.extend(pc.to_le_bytes());
+                    self.ops.extend(budget.to_le_bytes());
                 }
-                Cold::Touch {
-                    label,
-                    back,
-                    from_end,
-                } => {
+                Cold::CheckPoint { back, off, len } => {
+                    let (off, len) = (off as i32, len as i32);
+                    dynasm!(self.ops ; .arch x64 ; mov eax, off ; mov ecx, len);
+                    self.jump_back(CALL, self.pass_at);
+                    self.jump_back(JMP, back);
+                }
+                Cold::Touch { from_end } => {
                     let from_end = from_end as i32;
-                    dynasm!(self.ops
-                        ; .arch x64
-                        ; =>label
-                        ; mov edx, from_end
-                        ; call =>touch
-                        ; jmp =>back
-                    );
+                    dynasm!(self.ops ; .arch x64 ; mov edx, from_end);
+                    self.jump_back(JMP, self.touch_at);
                 }
             }
         }
+        cold_at
     }
 
     /// The metering subroutines of [`Shared`], in metered code: one copy for the program
@@ -76,9 +57,7 @@ impl Emitter<'_> {
         if self.plan.mode != LiftMode::Metered {
             return;
         }
-        let Shared {
-            pass, touch, exit, ..
-        } = self.shared;
+        let exit = self.shared.exit;
         self.frame_shift = SHIFT;
         let (saved_t, ctx, last_page) = (SAVED_T + SHIFT, CTX + SHIFT, LAST_PAGE + SHIFT);
         // `touch`: the access at address `ecx` (kept) touches page `eax`, not the last one
@@ -86,9 +65,9 @@ impl Emitter<'_> {
         // before the last check point passed (in the block that holds it) counts its page in
         // the segment and at the mark only; any other records the page's first touch in the
         // current check interval.
+        self.touch_at = self.ops.offset().0 as u32;
         dynasm!(self.ops
             ; .arch x64
-            ; =>touch
             ; sub rsp, 8
             ; mov [rsp + saved_t], ecx
             ; lea rcx, [r13 + rdx]
@@ -118,9 +97,9 @@ impl Emitter<'_> {
         let function = pass_check_point as *const () as usize as i64;
         let base = self.plan.base as i32;
         let (stub_off, stub_len, packed) = (STUB_OFF + SHIFT, STUB_LEN + SHIFT, PACKED + SHIFT);
+        self.pass_at = self.ops.offset().0 as u32;
         dynasm!(self.ops
             ; .arch x64
-            ; =>pass
             ; sub rsp, 8
             ; add r13, rcx
             ; mov [rsp + stub_off], eax

@@ -6,7 +6,8 @@
 #![allow(clippy::useless_conversion)]
 
 use super::{
-    Cold, Emitter, CTX, CTX_CUSTOM, CTX_HOST, CTX_PC, CTX_REGS, LAST_PAGE, RAX, RCX, SAVED_T,
+    Emitter, CALL, CTX, CTX_CUSTOM, CTX_HOST, CTX_PC, CTX_REGS, JA, JMP, JNE, LAST_PAGE, RAX, RCX,
+    SAVED_T,
 };
 use crate::backend::compiled::abi::{CUSTOM_CONTINUE, CUSTOM_JUMP};
 use crate::backend::compiled::plan::{access_mask, PlannedBlock};
@@ -220,7 +221,7 @@ impl Emitter<'_> {
             | Op::Illegal
             | Op::NoInstruction => {
                 let fault = self.stop(pc, from_end);
-                dynasm!(self.ops ; .arch x64 ; jmp =>fault);
+                self.jump_cold(JMP, fault);
             }
         }
     }
@@ -235,40 +236,39 @@ impl Emitter<'_> {
         match access_mask(self.plan.memory_size, size) {
             Some(mask) => {
                 // One test: misaligned, or at or past the end of guest memory.
-                dynasm!(self.ops ; .arch x64 ; test ecx, mask as i32 ; jnz =>fault);
+                dynasm!(self.ops ; .arch x64 ; test ecx, mask as i32);
+                self.jump_cold(JNE, fault);
             }
             None => {
                 if size > 1 {
                     let mask = (size - 1) as i32;
-                    dynasm!(self.ops ; .arch x64 ; test ecx, mask ; jnz =>fault);
+                    dynasm!(self.ops ; .arch x64 ; test ecx, mask);
+                    self.jump_cold(JNE, fault);
                 }
                 match self.plan.memory_size.checked_sub(u64::from(size)) {
                     Some(last) if last < u64::from(u32::MAX) => {
                         let last = last as u32 as i32;
-                        dynasm!(self.ops ; .arch x64 ; cmp ecx, last ; ja =>fault);
+                        dynasm!(self.ops ; .arch x64 ; cmp ecx, last);
+                        self.jump_cold(JA, fault);
                     }
                     Some(_) => {}
-                    None => dynasm!(self.ops ; .arch x64 ; jmp =>fault),
+                    None => self.jump_cold(JMP, fault),
                 }
             }
         }
         if self.plan.mode == LiftMode::Metered {
-            let label = self.ops.new_dynamic_label();
-            let back = self.ops.new_dynamic_label();
-            self.cold.push(Cold::Touch {
-                label,
-                back,
-                from_end,
-            });
             let bits = PAGE_BYTES_BITS as i8;
             dynasm!(self.ops
                 ; .arch x64
                 ; mov eax, ecx
                 ; shr eax, bits
                 ; cmp eax, [rsp + LAST_PAGE]
-                ; jne =>label
-                ; =>back
             );
+            // Over a call to the touch subroutine's entry for `from_end` (shared by every
+            // access as far from its block's end): 7 bytes here, none in cold code.
+            let entry = self.touch_entry(from_end);
+            self.ops.extend([0x74, 5]);
+            self.jump_cold(CALL, entry);
         }
     }
 
@@ -383,7 +383,10 @@ impl Emitter<'_> {
             ; cmp eax, CUSTOM_CONTINUE as i32
             ; je =>next
             ; cmp eax, CUSTOM_JUMP as i32
-            ; jne =>fault
+        );
+        self.jump_cold(JNE, fault);
+        dynasm!(self.ops
+            ; .arch x64
             ; mov rdx, [rsp + CTX]
             ; mov ecx, [rdx + CTX_PC]
             ; jmp =>dispatch

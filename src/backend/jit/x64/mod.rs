@@ -32,6 +32,8 @@ use crate::program::decode::SCRATCH_REG;
 use crate::program::Program;
 use dynasmrt::x64::X64Relocation;
 use dynasmrt::{dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::mem::offset_of;
 
 const RAX: u8 = 0;
@@ -72,22 +74,51 @@ const CTX_INTERVAL_OF: i32 = offset_of!(RvxCtx, interval_of) as i32;
 const CTX_HOST: i32 = offset_of!(RvxCtx, host) as i32;
 const CTX_CUSTOM: i32 = offset_of!(RvxCtx, custom) as i32;
 
-/// Out-of-line code, emitted after the blocks.
+/// Out-of-line code, emitted after the blocks (see `cold`). Hot code jumps to it through
+/// [`Emitter::jump_cold`]; those jumps, and the jumps back, are encoded here rather than
+/// through `dynasmrt`'s labels: there are several per block, and labels and their references
+/// cost the assembler memory and time enough to matter on large programs.
 enum Cold {
-    /// Metered: the block at code offset `off` does not fit the budget.
-    CheckPoint {
-        label: DynamicLabel,
-        back: DynamicLabel,
-        off: u32,
-        len: u32,
-    },
-    /// Metered: an access touches a page other than the last one (`eax` page, `ecx` address).
-    Touch {
-        label: DynamicLabel,
-        back: DynamicLabel,
-        from_end: u32,
-    },
+    /// Gives back `budget` instructions and hands off at `pc` (a block that does not fit the
+    /// budget, a faulting access).
+    Stop { pc: u32, budget: u32 },
+    /// Metered: the block at code offset `off`, `len` instructions long, does not fit the
+    /// budget; resumes at code offset `back`.
+    CheckPoint { back: u32, off: u32, len: u32 },
+    /// Metered: the entry of the page-touch subroutine for accesses `from_end` instructions
+    /// from their block's end, which accesses call when they touch a page other than the
+    /// last one (`eax` the page, `ecx` the address).
+    Touch { from_end: u32 },
 }
+
+/// Hashes the constants of the pool: a multiply and a rotate per word, where the default
+/// hasher (built to resist chosen keys, which these are not) cost a tenth of the compile time.
+#[derive(Default)]
+struct ConstantHasher(u64);
+
+impl Hasher for ConstantHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0 ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                .rotate_left(29);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The opcodes of jumps to code placed later ([`Emitter::jump_cold`]): `jcc rel32` by
+/// condition, `jmp rel32`, `call rel32`.
+const JNE: &[u8] = &[0x0f, 0x85];
+const JA: &[u8] = &[0x0f, 0x87];
+const JS: &[u8] = &[0x0f, 0x88];
+const JMP: &[u8] = &[0xe9];
+const CALL: &[u8] = &[0xe8];
 
 /// Labels of the code every block may jump to (dynamic labels: references to them resolve by
 /// index, where named labels are looked up by name, once per reference).
@@ -101,13 +132,8 @@ struct Shared {
     handoff: DynamicLabel,
     /// Leaves handing off at guest address `ecx`.
     handoff_at_ecx: DynamicLabel,
-    /// A cold stop ([`Emitter::stops`]), called with its operands after the call.
-    stop: DynamicLabel,
-    /// Metered: the subroutines of page touches (`eax` the page, `ecx` the address, `edx` the
-    /// instructions to the block's end) and of blocks that do not fit the budget (`eax` the
-    /// block's code offset, `ecx` its length), which keep every register (see `cold`).
-    touch: DynamicLabel,
-    pass: DynamicLabel,
+    /// The table of block addresses by code index, after the code.
+    table: DynamicLabel,
 }
 
 /// The assembler: code assembled into a vector, mapped executable when complete.
@@ -135,10 +161,24 @@ struct Emitter<'a> {
     /// Constants the code reads (row increments, costs), emitted after the code: the bytes of
     /// each, 32-byte aligned, with its label.
     pool: Vec<(DynamicLabel, [u8; 32])>,
+    /// The label of each constant in `pool` (blocks share them).
+    pool_index: HashMap<[u8; 32], DynamicLabel, BuildHasherDefault<ConstantHasher>>,
+    /// The cold code, in the order it is emitted.
     cold: Vec<Cold>,
-    /// Cold stops (one per block and per memory access, so kept small): give back `budget`
-    /// instructions and hand off at `pc` (label, pc, budget).
-    stops: Vec<(DynamicLabel, u32, u32)>,
+    /// Metered: the index in `cold` of the touch subroutine's entry for each distance from
+    /// a block's end.
+    touch_entries: HashMap<u32, u32>,
+    /// Jumps from hot code to cold code: where the jump's 32-bit displacement is, and the
+    /// index of its target in `cold`.
+    cold_jumps: Vec<(u32, u32)>,
+    /// Code offsets of the code cold items call, once emitted (before the cold code): the
+    /// shared stop (called with its operands after the call), and, metered, the subroutines
+    /// of page touches (`eax` the page, `ecx` the address, `edx` the instructions to the
+    /// block's end) and of blocks that do not fit the budget (`eax` the block's code offset,
+    /// `ecx` its length), which keep every register (see `cold`).
+    stop_at: u32,
+    touch_at: u32,
+    pass_at: u32,
     /// Bytes below the saved registers.
     frame: i32,
     /// Where the guest registers live in the frame.
@@ -146,22 +186,25 @@ struct Emitter<'a> {
     /// Added to frame offsets by [`Emitter::spill`] and [`Emitter::reload`]: non-zero inside
     /// the metering subroutines, which run with their return address and padding pushed.
     frame_shift: i32,
-    /// Where `rvx_run`'s table of block addresses will live.
-    table: *const usize,
 }
 
-/// Emits `plan` for `program`; `table` must have one entry per instruction and stay put while
-/// the code runs (the code reads block addresses from it).
-pub(super) fn emit(
-    program: &Program,
-    plan: &CodePlan,
-    table: &mut [usize],
-) -> Result<EmittedCode, CompileError> {
+/// Emits `plan` for `program`, and after the code, in the same mapping, the table of block
+/// addresses the code reads (one entry per instruction).
+pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, CompileError> {
     // About 30 bytes of code per instruction, and a few labels and references per block:
     // reserving them up front saves growing (and copying) the buffers many times over for
     // large programs.
     let len = program.code().len();
-    let ops = Assembler::new_with_capacity(0, 64 * 1024 + 32 * len, 16, 16, len, 64, 2 * len);
+    let blocks = plan.blocks.len();
+    let ops = Assembler::new_with_capacity(
+        0,
+        64 * 1024 + 32 * len,
+        16,
+        16,
+        2 * blocks + 64,
+        64,
+        3 * blocks + 64,
+    );
     let mut host_of = [None; 33];
     let mut mapped = Vec::new();
     for (&guest, &host) in plan.register_rank.iter().zip(&POOL) {
@@ -191,9 +234,7 @@ pub(super) fn emit(
         exit: ops.new_dynamic_label(),
         handoff: ops.new_dynamic_label(),
         handoff_at_ecx: ops.new_dynamic_label(),
-        stop: ops.new_dynamic_label(),
-        touch: ops.new_dynamic_label(),
-        pass: ops.new_dynamic_label(),
+        table: ops.new_dynamic_label(),
     };
     let mut emitter = Emitter {
         ops,
@@ -212,13 +253,17 @@ pub(super) fn emit(
         row_vectors,
         vector_bytes: vector_bytes as i32,
         pool: Vec::new(),
+        pool_index: HashMap::default(),
         shared,
-        cold: Vec::new(),
-        stops: Vec::with_capacity(program.code().len() / 2),
+        cold: Vec::with_capacity(2 * len),
+        cold_jumps: Vec::with_capacity(2 * len),
+        touch_entries: HashMap::new(),
+        stop_at: 0,
+        pass_at: 0,
+        touch_at: 0,
         frame,
         regs_home,
         frame_shift: 0,
-        table: table.as_ptr(),
     };
     for _ in &plan.blocks {
         let label = emitter.ops.new_dynamic_label();
@@ -228,31 +273,46 @@ pub(super) fn emit(
     let mut block_offsets = Vec::with_capacity(plan.blocks.len());
     // Loop heads start on a 32-byte boundary: the front end fetches and caches decoded code
     // in aligned windows, and a loop that straddles more of them than it must runs slower.
-    let mut loop_head = vec![false; program.code().len()];
-    for (target, _) in crate::program::blocks::backward_branches(program) {
-        loop_head[target] = true;
-    }
     for planned in &plan.blocks {
-        if loop_head[planned.block.start] {
+        if planned.loop_head {
             emitter.ops.align(32, 0x90);
         }
         block_offsets.push((planned.block.start, emitter.ops.offset()));
         emitter.emit_block(planned);
     }
     let not_entry = emitter.emit_shared_exits();
-    emitter.emit_cold();
     emitter.emit_metering_stubs();
+    let cold_at = emitter.emit_cold();
     emitter.emit_pool();
-    let bytes = emitter.ops.finalize().map_err(|e| CompileError::Jit {
+    // The table follows the code; nothing is assembled for it.
+    emitter.ops.align(8, 0);
+    let table_at = emitter.ops.offset().0;
+    let table = emitter.shared.table;
+    dynasm!(emitter.ops ; .arch x64 ; =>table);
+    let cold_jumps = std::mem::take(&mut emitter.cold_jumps);
+    let mut bytes = emitter.ops.finalize().map_err(|e| CompileError::Jit {
         message: format!("cannot assemble the code: {e}"),
     })?;
-    let buffer = CodeMemory::map(&bytes)?;
-    let fallback = buffer.ptr(not_entry) as usize;
-    table.fill(fallback);
-    for (index, offset) in block_offsets {
-        table[index] = buffer.ptr(offset) as usize;
+    for (at, target) in cold_jumps {
+        let at = at as usize;
+        let rel = cold_at[target as usize] as i32 - (at as i32 + 4);
+        bytes[at..at + 4].copy_from_slice(&rel.to_le_bytes());
     }
-    Ok(EmittedCode { buffer, entry })
+    let buffer = CodeMemory::map(&bytes, table_at, len, |code, table| {
+        let address = |offset: AssemblyOffset| (code as usize + offset.0).to_le_bytes();
+        let fallback = address(not_entry);
+        for entry in table.chunks_exact_mut(8) {
+            entry.copy_from_slice(&fallback);
+        }
+        for (index, offset) in block_offsets {
+            table[8 * index..8 * index + 8].copy_from_slice(&address(offset));
+        }
+    })?;
+    Ok(EmittedCode {
+        buffer,
+        entry,
+        table: None,
+    })
 }
 
 impl Emitter<'_> {
@@ -368,11 +428,12 @@ impl Emitter<'_> {
 
     /// Adds the constant `bytes` (one vector) to row vector `v`, or to the cost.
     fn add_constant(&mut self, v: usize, bytes: [u8; 32]) {
-        let label = match self.pool.iter().find(|(_, b)| *b == bytes) {
-            Some(&(label, _)) => label,
+        let label = match self.pool_index.get(&bytes) {
+            Some(&label) => label,
             None => {
                 let label = self.ops.new_dynamic_label();
                 self.pool.push((label, bytes));
+                self.pool_index.insert(bytes, label);
                 label
             }
         };
@@ -478,7 +539,7 @@ impl Emitter<'_> {
     fn emit_dispatch(&mut self) {
         let base = self.plan.base as i32;
         let bytes = 4 * self.program.code().len() as i32;
-        let table = self.table as i64;
+        let table = self.shared.table;
         let handoff_at_ecx = self.shared.handoff_at_ecx;
         dynasm!(self.ops
             ; .arch x64
@@ -488,7 +549,7 @@ impl Emitter<'_> {
             ; jae =>handoff_at_ecx
             ; test al, 3
             ; jnz =>handoff_at_ecx
-            ; mov rdx, QWORD table
+            ; lea rdx, [=>table]
             ; jmp QWORD [rdx + rax * 2]
         );
     }
@@ -500,14 +561,13 @@ impl Emitter<'_> {
             exit,
             handoff,
             handoff_at_ecx,
-            stop,
             ..
         } = self.shared;
+        self.stop_at = self.ops.offset().0 as u32;
         dynasm!(self.ops
             ; .arch x64
-            // A cold stop (`Emitter::stops`): the call's return address points at the pc and the
+            // A cold stop (`Cold::Stop`): the call's return address points at the pc and the
             // instructions to give back.
-            ; =>stop
             ; pop rax
             ; mov ecx, [rax + 4]
             ; add r13, rcx
@@ -577,11 +637,13 @@ impl Emitter<'_> {
         match self.plan.mode {
             LiftMode::Pure => {
                 let stop = self.stop(planned.pc, len);
-                dynasm!(self.ops ; .arch x64 ; sub r13, len as i32 ; js =>stop);
+                dynasm!(self.ops ; .arch x64 ; sub r13, len as i32);
+                self.jump_cold(JS, stop);
             }
             LiftMode::Cost => {
                 let stop = self.stop(planned.pc, len);
-                dynasm!(self.ops ; .arch x64 ; sub r13, len as i32 ; js =>stop);
+                dynasm!(self.ops ; .arch x64 ; sub r13, len as i32);
+                self.jump_cold(JS, stop);
                 if planned.cost > 0 {
                     let mut bytes = [0u8; 32];
                     bytes[..8].copy_from_slice(&planned.cost.to_le_bytes());
@@ -589,28 +651,26 @@ impl Emitter<'_> {
                 }
             }
             LiftMode::Metered => {
-                let label = self.ops.new_dynamic_label();
-                let back = self.ops.new_dynamic_label();
+                dynasm!(self.ops ; .arch x64 ; sub r13, len as i32);
+                let check_point = self.cold.len() as u32;
+                self.jump_cold(JS, check_point);
                 self.cold.push(Cold::CheckPoint {
-                    label,
-                    back,
+                    back: self.ops.offset().0 as u32,
                     off: planned.pc - self.plan.base,
                     len,
                 });
-                dynasm!(self.ops ; .arch x64 ; sub r13, len as i32 ; js =>label ; =>back);
-                let mut words = vec![0u64; self.row_vectors * self.vector_bytes as usize / 8];
-                for &(word, add) in &planned.packed_adds {
-                    words[word] = add;
-                }
+                // The adds are in word order: each vector's words are consecutive.
                 let per_vector = self.vector_bytes as usize / 8;
-                for (v, chunk) in words.chunks(per_vector).enumerate() {
-                    if chunk.iter().any(|&w| w != 0) {
-                        let mut bytes = [0u8; 32];
-                        for (i, w) in chunk.iter().enumerate() {
-                            bytes[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
-                        }
-                        self.add_constant(v, bytes);
+                let plan = self.plan;
+                let mut adds = plan.packed_adds_of(planned).iter().peekable();
+                while let Some(&&(word, _)) = adds.peek() {
+                    let v = word / per_vector;
+                    let mut bytes = [0u8; 32];
+                    while let Some(&(word, add)) = adds.next_if(|&&(w, _)| w / per_vector == v) {
+                        let i = word % per_vector;
+                        bytes[8 * i..8 * i + 8].copy_from_slice(&add.to_le_bytes());
                     }
+                    self.add_constant(v, bytes);
                 }
             }
         }
@@ -619,11 +679,36 @@ impl Emitter<'_> {
         }
     }
 
-    /// A cold exit giving back `budget` instructions at `pc`.
-    fn stop(&mut self, pc: u32, budget: u32) -> DynamicLabel {
-        let label = self.ops.new_dynamic_label();
-        self.stops.push((label, pc, budget));
-        label
+    /// A cold exit giving back `budget` instructions at `pc`: its index in `cold`.
+    fn stop(&mut self, pc: u32, budget: u32) -> u32 {
+        self.cold.push(Cold::Stop { pc, budget });
+        self.cold.len() as u32 - 1
+    }
+
+    /// The index in `cold` of the touch subroutine's entry for accesses `from_end`
+    /// instructions from their block's end.
+    fn touch_entry(&mut self, from_end: u32) -> u32 {
+        let next = self.cold.len() as u32;
+        let entry = *self.touch_entries.entry(from_end).or_insert(next);
+        if entry == next {
+            self.cold.push(Cold::Touch { from_end });
+        }
+        entry
+    }
+
+    /// A jump (`opcode` one of [`JNE`], [`JA`], [`JS`], [`JMP`], [`CALL`]) to the cold code
+    /// `target` (an index in `cold`), its displacement filled in once the cold code is placed.
+    fn jump_cold(&mut self, opcode: &[u8], target: u32) {
+        self.ops.extend(opcode);
+        self.cold_jumps.push((self.ops.offset().0 as u32, target));
+        self.ops.extend([0; 4]);
+    }
+
+    /// A jump (`opcode` [`JMP`] or [`CALL`]) to code offset `target`, already emitted.
+    fn jump_back(&mut self, opcode: &[u8], target: u32) {
+        let rel = target as i32 - (self.ops.offset().0 + opcode.len() + 4) as i32;
+        self.ops.extend(opcode);
+        self.ops.extend(rel.to_le_bytes());
     }
 
     /// The label of the block starting at code index `index` (branch targets and the
