@@ -58,6 +58,8 @@ impl CodePlan {
         let depths = loop_depths(program.code().len(), &loops);
         let mut loop_heads: Vec<usize> = loops.iter().map(|&(target, _)| target).collect();
         loop_heads.sort_unstable();
+        // Blocks come in code order: one walk over the sorted heads serves them all.
+        let mut heads = loop_heads.iter().peekable();
         let check = program.config().system().segmentation.segment_check_insns;
         let layout = match mode {
             LiftMode::Metered => PackedLayout::new(tables, &formed, &depths, check),
@@ -69,7 +71,10 @@ impl CodePlan {
             .map(|block| PlannedBlock {
                 block,
                 pc: program.pc_of(block.start),
-                loop_head: loop_heads.binary_search(&block.start).is_ok(),
+                loop_head: {
+                    while heads.next_if(|&&head| head < block.start).is_some() {}
+                    heads.peek() == Some(&&block.start)
+                },
                 adds: {
                     let first = packed_adds.len() as u32;
                     if mode == LiftMode::Metered && !block.handoff {

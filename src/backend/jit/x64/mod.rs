@@ -203,7 +203,7 @@ pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, Co
         16,
         2 * blocks + 64,
         64,
-        3 * blocks + 64,
+        len + 64,
     );
     let mut host_of = [None; 33];
     let mut mapped = Vec::new();

@@ -560,14 +560,20 @@ fn emit_pass(c: &mut String, lifter: &Lifter<'_>) {
     } else {
         (1u64 << lifter.layout.field_bits()) - 1
     };
-    writeln!(c, "    uint64_t room = UINT64_MAX;").unwrap();
+    // The pages first: when they leave no room for a longer run (late in a segment, where
+    // every check point is passed here), the rows need not be looked at.
+    writeln!(
+        c,
+        "    uint64_t soft = ctx->page_limit > {check}ull ? ctx->page_limit - {check}ull : 0;\n    ctx->page_soft = UINT32_MAX;\n    if (ctx->in_segment < soft) {{\n        uint64_t room = UINT64_MAX;"
+    )
+    .unwrap();
     for (w, &m) in masks.iter().enumerate() {
         for f in 0..per_word {
             let shift = f * lifter.layout.field_bits();
             if (m >> shift) & mask != 0 {
                 writeln!(
                     c,
-                    "    {{ uint64_t v = (pk[{w}] >> {shift}) & {mask}ull; if ({guard}ull - v < room) room = {guard}ull - v; }}"
+                    "        {{ uint64_t v = (pk[{w}] >> {shift}) & {mask}ull; if ({guard}ull - v < room) room = {guard}ull - v; }}"
                 )
                 .unwrap();
             }
@@ -575,7 +581,7 @@ fn emit_pass(c: &mut String, lifter: &Lifter<'_>) {
     }
     writeln!(
         c,
-        "    uint64_t soft = ctx->page_limit > {check}ull ? ctx->page_limit - {check}ull : 0;\n    uint64_t span = room / {check}ull >= 2 && ctx->in_segment < soft ? room / {check}ull * {check}ull : {check}ull;\n    if (span > {check}ull) {{ refill = ctx->to_end < span ? ctx->to_end : span; ctx->page_soft = (uint32_t)soft; }} else ctx->page_soft = UINT32_MAX;"
+        "        if (room / {check}ull >= 2) {{ uint64_t span = room / {check}ull * {check}ull; refill = ctx->to_end < span ? ctx->to_end : span; ctx->page_soft = (uint32_t)soft; }}\n    }}"
     )
     .unwrap();
     c.push_str("    ctx->stop_at += refill;\n    ctx->to_end -= refill;\n    ctx->refill = refill;\n    return refill;\n}\n");
