@@ -8,10 +8,9 @@ mod common;
 use common::bigint::oracle;
 use common::*;
 use rvx::extension::{bigint, keccak, sha2};
-use rvx::instance::{MeteredCostInstance, MeteredInstance};
 use rvx::metering::{CostReport, Segment};
 use rvx::program::Program;
-use rvx::{BackendKind, Error, ExecErrorKind, Output, PureInstance, VmConfig, VmState};
+use rvx::{BackendKind, Error, ExecErrorKind, PureInstance, VmConfig, VmState};
 use std::sync::Arc;
 
 /// A program with the extensions: `words` at [`BASE`], data segments `(vaddr, bytes)`.
@@ -37,15 +36,8 @@ type Outcomes = (
 );
 
 fn outcomes(program: &Arc<Program>, backend: BackendKind) -> Outcomes {
-    let pure = PureInstance::new(program.clone(), backend)
-        .unwrap()
-        .with_output(Output::Discard);
-    let metered = MeteredInstance::new(program.clone(), backend)
-        .unwrap()
-        .with_output(Output::Discard);
-    let cost = MeteredCostInstance::new(program.clone(), backend)
-        .unwrap()
-        .with_output(Output::Discard);
+    let pure = instance_on(program.clone(), backend);
+    let (metered, cost) = metered_instances_on(program, backend);
     (
         pure.execute(vec![]),
         metered.execute_metered(vec![]),

@@ -10,7 +10,6 @@ mod common;
 
 use common::backends;
 use rvx::config::AppConfig;
-use rvx::instance::{MeteredCostInstance, MeteredInstance};
 use rvx::{BackendKind, ExecErrorKind, Output, Program, PureInstance, Rv32ImConfig, VmState};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -161,12 +160,7 @@ fn foreign_guest_layout_loads() {
 /// The metered and metered-cost runs of the case on `backend` against the reference's.
 fn check_metered_modes(case: &Value, program: &Arc<Program>, backend: BackendKind) {
     let name = format!("{} on {backend}", case_name(case));
-    let metered = MeteredInstance::new(program.clone(), backend)
-        .unwrap()
-        .with_output(Output::Discard);
-    let cost = MeteredCostInstance::new(program.clone(), backend)
-        .unwrap()
-        .with_output(Output::Discard);
+    let (metered, cost) = common::metered_instances_on(program, backend);
     let expected = &case["metered"];
     let expected_cost = &case["cost"];
     let metered_result = metered.execute_metered(inputs(case));

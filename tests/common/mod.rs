@@ -5,6 +5,7 @@
 pub mod bigint;
 pub mod random;
 
+use rvx::instance::{MeteredCostInstance, MeteredInstance};
 use rvx::program::Segment;
 use rvx::{
     BackendKind, Error, ExecError, ExecutionConfig, Output, Program, PureInstance, Rv32ImConfig,
@@ -92,6 +93,21 @@ pub fn instance_on(program: Arc<Program>, backend: BackendKind) -> PureInstance 
     PureInstance::new(program, backend)
         .expect("test configuration is valid")
         .with_output(Output::Discard)
+}
+
+/// The metered and metered-cost instances of `program` on `backend`, discarding printed
+/// output.
+pub fn metered_instances_on(
+    program: &Arc<Program>,
+    backend: BackendKind,
+) -> (MeteredInstance, MeteredCostInstance) {
+    let metered = MeteredInstance::new(program.clone(), backend)
+        .expect("test configuration is valid")
+        .with_output(Output::Discard);
+    let cost = MeteredCostInstance::new(program.clone(), backend)
+        .expect("test configuration is valid")
+        .with_output(Output::Discard);
+    (metered, cost)
 }
 
 /// The backends the tests compare, the interpreter (the reference) first: every backend, or

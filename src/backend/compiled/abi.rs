@@ -100,6 +100,23 @@ pub struct RvxCtx {
     pub custom: Option<CustomFn>,
 }
 
+impl RvxCtx {
+    /// Cost mode: shrinks the budget so that no instruction within it can take the cost past
+    /// the maximum (each adds at most `per_insn`), moving the rest beyond it (cost code never
+    /// takes it back). Code that only adds the cost up then needs no test, and the last
+    /// instructions before the maximum run in the interpreter, which stops exactly.
+    pub(crate) fn bound_budget_by_cost(&mut self, per_insn: u64) {
+        let room = match self.max_cost.checked_sub(self.cost) {
+            Some(left) => left.checked_div(per_insn),
+            None => Some(0),
+        };
+        if let Some(room) = room.filter(|&room| room < self.budget) {
+            self.to_end += self.budget - room;
+            self.budget = room;
+        }
+    }
+}
+
 /// The C declaration of [`RvxCtx`], with its offsets checked against the Rust layout.
 pub fn c_declaration() -> String {
     macro_rules! field {

@@ -164,6 +164,7 @@ impl CompiledCode<'_> {
             host: std::ptr::null_mut(),
             custom: Some(custom_callback),
         };
+        let per_insn = program.meter_tables().max_fetch_cost;
         let mut metered = None;
         match mode {
             ModeRef::Pure => {}
@@ -185,13 +186,7 @@ impl CompiledCode<'_> {
                 // maximum (or beyond i64) it only runs what fits, and the interpreter decides.
                 ctx.max_cost = cost.max_cost.min(cost.cost.saturating_add(i64::MAX as u64));
                 ctx.cost = cost.cost.min(ctx.max_cost);
-                // No instruction within the budget may take the cost past the maximum, so
-                // code that only adds the cost up needs no test; the last instructions before
-                // the maximum run in the interpreter, which stops exactly.
-                let per_insn = program.meter_tables().max_fetch_cost;
-                if let Some(room) = (ctx.max_cost - ctx.cost).checked_div(per_insn) {
-                    ctx.budget = ctx.budget.min(room);
-                }
+                ctx.bound_budget_by_cost(per_insn);
             }
         }
         let budget = ctx.budget + ctx.to_end;
@@ -208,7 +203,6 @@ impl CompiledCode<'_> {
         // at callbacks with the declared signatures. The caller guarantees the code was
         // generated for this program and mode.
         unsafe { (*ctx_ptr).host = host_ptr as *mut c_void };
-        let per_insn = program.meter_tables().max_fetch_cost;
         let status = loop {
             // SAFETY: as above.
             let status = unsafe { (self.run)(ctx_ptr) };

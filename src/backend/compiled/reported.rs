@@ -172,18 +172,7 @@ pub(super) unsafe fn run_reported(
                 let width = tables.widths.get(chip).copied().unwrap_or(0);
                 ctx.cost += u64::from(width) * u64::from(rows);
             }
-            // Keep the bound: no instruction within the budget may take the cost past its
-            // maximum. The rest waits beyond the budget (cost code never takes it back).
-            let room = ctx.max_cost.saturating_sub(ctx.cost).checked_div(*per_insn);
-            let room = if ctx.cost > ctx.max_cost {
-                Some(0)
-            } else {
-                room
-            };
-            if let Some(room) = room.filter(|&room| room < ctx.budget) {
-                ctx.to_end += ctx.budget - room;
-                ctx.budget = room;
-            }
+            ctx.bound_budget_by_cost(*per_insn);
         }
     }
     true
