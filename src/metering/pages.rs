@@ -37,9 +37,9 @@ pub struct RawPages {
 #[derive(Debug, Clone)]
 pub struct PageTracker {
     /// Per page, the id of the last interval that touched it (0: none).
-    interval_of: Vec<u32>,
+    interval_of: PageIds,
     /// Per page, the id of the last segment that touched it (0: none).
-    segment_of: Vec<u32>,
+    segment_of: PageIds,
     /// Id of the current interval (from 1).
     interval: u32,
     /// Id of the open segment (from 1).
@@ -56,20 +56,93 @@ pub struct PageTracker {
 
 const NO_PAGE: u32 = u32::MAX;
 
+/// Per page, an id (zeroed): memory mapped from the kernel page by page on first use. A heap
+/// allocation this large (8 MiB per array for the default address space) reuses memory that
+/// an earlier run freed and must then be cleared whole, which costs more than a metered run of
+/// a small program.
+struct PageIds {
+    /// The start of `map`, kept: reaching it through the mapping is a call into `memmap2`
+    /// on every touch.
+    ids: *mut u32,
+    len: usize,
+    /// Keeps the memory mapped.
+    _map: memmap2::MmapMut,
+}
+
+// SAFETY: `PageIds` owns its mapping, as a `Vec` owns its buffer; `ids` points into it and is
+// only used through `&self` (reads) and `&mut self` (writes).
+unsafe impl Send for PageIds {}
+// SAFETY: as above.
+unsafe impl Sync for PageIds {}
+
+impl PageIds {
+    /// `len` zeroed ids.
+    fn zeroed(len: usize) -> std::io::Result<PageIds> {
+        let bytes = len.checked_mul(4).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::OutOfMemory, "too many pages")
+        })?;
+        let mut map = memmap2::MmapOptions::new().len(bytes.max(1)).map_anon()?;
+        Ok(PageIds {
+            ids: map.as_mut_ptr().cast::<u32>(),
+            len,
+            _map: map,
+        })
+    }
+}
+
+impl std::ops::Deref for PageIds {
+    type Target = [u32];
+
+    fn deref(&self) -> &[u32] {
+        // SAFETY: `ids` is the start of the mapping, which is page-aligned (so aligned for
+        // `u32`), readable, at least `4 * len` bytes long and alive as long as `self` (moving
+        // `map` does not move the memory); any bytes are a valid `u32`.
+        unsafe { std::slice::from_raw_parts(self.ids, self.len) }
+    }
+}
+
+impl std::ops::DerefMut for PageIds {
+    fn deref_mut(&mut self) -> &mut [u32] {
+        // SAFETY: as in `deref`, and the mapping is writable and borrowed uniquely.
+        unsafe { std::slice::from_raw_parts_mut(self.ids, self.len) }
+    }
+}
+
+impl Clone for PageIds {
+    fn clone(&self) -> PageIds {
+        let mut copy = PageIds::zeroed(self.len).expect("mapping memory for page ids");
+        copy.copy_from_slice(self);
+        copy
+    }
+}
+
+impl std::fmt::Debug for PageIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PageIds({} pages)", self.len)
+    }
+}
+
 impl PageTracker {
     /// A tracker for page numbers below `capacity`.
+    ///
+    /// # Panics
+    /// If the memory for its arrays cannot be mapped (as an allocation would abort).
     pub fn new(capacity: usize) -> PageTracker {
-        PageTracker {
-            // Zeroed allocations: the pages of these arrays are mapped on first use.
-            interval_of: vec![0; capacity],
-            segment_of: vec![0; capacity],
+        PageTracker::try_new(capacity).expect("mapping memory for the page tracker")
+    }
+
+    /// [`PageTracker::new`], or the error of mapping its memory.
+    fn try_new(capacity: usize) -> std::io::Result<PageTracker> {
+        Ok(PageTracker {
+            interval_of: PageIds::zeroed(capacity)?,
+            segment_of: PageIds::zeroed(capacity)?,
             interval: 1,
             segment: 1,
             in_segment: 0,
             charged: 0,
             recent: Vec::new(),
             last: NO_PAGE,
-        }
+        })
     }
 
     /// Records a touch of `page`.
@@ -80,6 +153,9 @@ impl PageTracker {
         }
     }
 
+    // Kept out of line: inlined into the interpreter's dispatch loop, it made metered
+    // interpretation twice as slow.
+    #[inline(never)]
     fn touch_slow(&mut self, page: u32) {
         self.last = page;
         let p = page as usize;
@@ -224,7 +300,8 @@ impl<'de> Deserialize<'de> for PageTracker {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let sparse = SparsePages::deserialize(deserializer)?;
-        let mut pages = PageTracker::new(sparse.capacity);
+        let mut pages = PageTracker::try_new(sparse.capacity)
+            .map_err(|e| D::Error::custom(format!("{} pages: {e}", sparse.capacity)))?;
         for &page in sparse.segment.iter().chain(&sparse.recent) {
             if page as usize >= sparse.capacity {
                 return Err(D::Error::custom(format!("page {page} out of range")));
