@@ -49,9 +49,11 @@ impl Emitter<'_> {
         cold_at
     }
 
-    /// The metering subroutines of [`Shared`], in metered code: one copy for the program
-    /// rather than one per block and per access. Each is called from a cold site, pads the
-    /// stack so that its calls into Rust see it aligned (frame offsets move by
+    /// The metering subroutines, in metered code (their offsets in `touch_at` and `pass_at`):
+    /// one copy for the program rather than one per block and per access. The page-touch one
+    /// is called from accesses through an entry per distance from the block's end
+    /// ([`Cold::Touch`]), the other from a block's check-point stub ([`Cold::CheckPoint`]).
+    /// Each pads the stack so that its calls into Rust see it aligned (frame offsets move by
     /// [`SHIFT`] meanwhile), and writes back the guest registers and counters around them.
     pub(super) fn emit_metering_stubs(&mut self) {
         if self.plan.mode != LiftMode::Metered {
