@@ -34,44 +34,14 @@ use std::time::Instant;
 enum CodeMemory {
     /// Assembled by `dynasmrt`'s assembler, which maps it itself.
     Assembler(ExecutableBuffer),
-    /// Assembled into a vector, then copied into a mapping of its size made whole at once
-    /// (faulting memory in page by page costs more than assembling it, on large programs),
-    /// the table of block addresses after it. Only the x86-64 emitter does this: its
+    /// Assembled in place in an anonymous mapping, the table of block addresses after the
+    /// code, then made executable (see `x64::buffer`). Only the x86-64 emitter does this: its
     /// instruction cache needs no flushing.
     #[cfg(target_arch = "x86_64")]
     Mapped(memmap2::Mmap),
 }
 
 impl CodeMemory {
-    /// Maps `bytes` executable, followed by a table of `entries` addresses at offset
-    /// `table_at` (8-byte aligned, at or past the end of `bytes`), which `fill` writes given
-    /// the address of the code.
-    #[cfg(target_arch = "x86_64")]
-    fn map(
-        bytes: &[u8],
-        table_at: usize,
-        entries: usize,
-        fill: impl FnOnce(*const u8, &mut [u8]),
-    ) -> Result<CodeMemory, CompileError> {
-        let error = |e: std::io::Error| CompileError::Jit {
-            message: format!("cannot map executable memory: {e}"),
-        };
-        assert!(
-            table_at % 8 == 0 && table_at >= bytes.len(),
-            "table after the code"
-        );
-        let table_end = table_at + 8 * entries;
-        let mut memory = memmap2::MmapOptions::new()
-            .len(table_end.max(1))
-            .populate()
-            .map_anon()
-            .map_err(error)?;
-        memory[..bytes.len()].copy_from_slice(bytes);
-        let code = memory.as_ptr();
-        fill(code, &mut memory[table_at..table_end]);
-        Ok(CodeMemory::Mapped(memory.make_exec().map_err(error)?))
-    }
-
     /// The code.
     fn bytes(&self) -> &[u8] {
         match self {

@@ -5,13 +5,14 @@
 // `dynasm!` converts registers chosen at run time with `.into()`, even from the type it wants.
 #![allow(clippy::useless_conversion)]
 
+use super::jumps::{CALL, JA, JE, JMP};
 use super::{
-    Cold, Emitter, CALL, CTX, CTX_INTERVAL, CTX_INTERVAL_OF, CTX_PC, CTX_REFILL, CTX_STOP, JMP,
-    LAST_PAGE, PACKED, SAVED_T, STUB_LEN, STUB_OFF,
+    Cold, Emitter, CTX, CTX_INTERVAL, CTX_INTERVAL_OF, CTX_PC, CTX_REFILL, CTX_STOP, LAST_PAGE,
+    PACKED, SAVED_T, STUB_LEN, STUB_OFF,
 };
 use crate::backend::compiled::calls::{pass_check_point, touch_before, touch_new};
 use crate::backend::rvr::LiftMode;
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use dynasmrt::{dynasm, DynasmApi};
 
 /// How far the metering subroutines move the frame: their return address and 8 bytes of
 /// padding.
@@ -29,20 +30,20 @@ impl Emitter<'_> {
             match item {
                 Cold::Stop { pc, budget } => {
                     // A call to the shared stop with its operands after it: 13 bytes.
-                    self.jump_back(CALL, self.stop_at);
+                    self.jump_to(CALL, self.stop_at);
                     self.ops.extend(pc.to_le_bytes());
                     self.ops.extend(budget.to_le_bytes());
                 }
                 Cold::CheckPoint { back, off, len } => {
                     let (off, len) = (off as i32, len as i32);
                     dynasm!(self.ops ; .arch x64 ; mov eax, off ; mov ecx, len);
-                    self.jump_back(CALL, self.pass_at);
-                    self.jump_back(JMP, back);
+                    self.jump_to(CALL, self.pass_at);
+                    self.jump_to(JMP, back);
                 }
                 Cold::Touch { from_end } => {
                     let from_end = from_end as i32;
                     dynasm!(self.ops ; .arch x64 ; mov edx, from_end);
-                    self.jump_back(JMP, self.touch_at);
+                    self.jump_to(JMP, self.touch_at);
                 }
             }
         }
@@ -75,19 +76,24 @@ impl Emitter<'_> {
             ; lea rcx, [r13 + rdx]
             ; mov rdx, [rsp + ctx]
             ; cmp rcx, [rdx + CTX_REFILL]
-            ; ja >before
+        );
+        let before = self.jump_forward(JA, false);
+        dynasm!(self.ops
+            ; .arch x64
             ; mov [rsp + last_page], eax
             ; mov rcx, [rdx + CTX_INTERVAL_OF]
             ; mov ecx, [rcx + rax * 4]
             ; cmp ecx, [rdx + CTX_INTERVAL]
-            ; je >done
         );
+        let seen = self.jump_forward(JE, false);
         self.emit_touch_call(touch_new as *const () as usize as i64);
-        dynasm!(self.ops ; .arch x64 ; jmp >done ; before:);
+        let touched = self.jump_forward(JMP, false);
+        self.land(before);
         self.emit_touch_call(touch_before as *const () as usize as i64);
+        self.land(seen);
+        self.land(touched);
         dynasm!(self.ops
             ; .arch x64
-            ; done:
             ; mov ecx, [rsp + saved_t]
             ; add rsp, 8
             ; ret
@@ -118,25 +124,28 @@ impl Emitter<'_> {
             ; call rax
         );
         self.reload();
+        dynasm!(self.ops ; .arch x64 ; test rax, rax);
+        let stopped = self.jump_forward(JE, true);
         dynasm!(self.ops
             ; .arch x64
-            ; test rax, rax
-            ; jz >stopped
             ; add r13, rax
             ; mov ecx, [rsp + stub_len]
             ; sub r13, rcx
             ; mov DWORD [rsp + last_page], -1
             ; add rsp, 8
             ; ret
-            ; stopped:
+        );
+        self.land(stopped);
+        dynasm!(self.ops
+            ; .arch x64
             ; mov eax, [rsp + stub_off]
             ; add eax, base
             ; add rsp, SHIFT
             ; mov rdx, [rsp + CTX]
             ; mov [rdx + CTX_PC], eax
             ; mov eax, [rdx + CTX_STOP]
-            ; jmp =>exit
         );
+        self.jump_to(JMP, exit);
         self.frame_shift = 0;
     }
 

@@ -5,16 +5,14 @@
 // `dynasm!` converts registers chosen at run time with `.into()`, even from the type it wants.
 #![allow(clippy::useless_conversion)]
 
-use super::{
-    Emitter, CALL, CTX, CTX_CUSTOM, CTX_HOST, CTX_PC, CTX_REGS, JA, JMP, JNE, LAST_PAGE, RAX, RCX,
-    SAVED_T,
-};
+use super::jumps::{Jump, CALL, JA, JAE, JB, JE, JGE, JL, JMP, JNE};
+use super::{Emitter, CTX, CTX_CUSTOM, CTX_HOST, CTX_PC, CTX_REGS, LAST_PAGE, RAX, RCX, SAVED_T};
 use crate::backend::compiled::abi::{CUSTOM_CONTINUE, CUSTOM_JUMP};
 use crate::backend::compiled::plan::{access_mask, PlannedBlock};
 use crate::backend::rvr::LiftMode;
 use crate::metering::PAGE_BYTES_BITS;
 use crate::program::{Insn, Op};
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi};
+use dynasmrt::{dynasm, DynasmApi};
 
 impl Emitter<'_> {
     pub(super) fn emit_insn(&mut self, planned: &PlannedBlock, idx: usize) {
@@ -185,21 +183,20 @@ impl Emitter<'_> {
                     let b = self.read(rs2, RCX);
                     dynasm!(self.ops ; .arch x64 ; cmp Rd(a), Rd(b));
                 }
-                let taken = self.block_label(insn.imm as usize);
-                match insn.op {
-                    Op::Beq => dynasm!(self.ops ; .arch x64 ; je =>taken),
-                    Op::Bne => dynasm!(self.ops ; .arch x64 ; jne =>taken),
-                    Op::Blt => dynasm!(self.ops ; .arch x64 ; jl =>taken),
-                    Op::Bge => dynasm!(self.ops ; .arch x64 ; jge =>taken),
-                    Op::Bltu => dynasm!(self.ops ; .arch x64 ; jb =>taken),
-                    _ => dynasm!(self.ops ; .arch x64 ; jae =>taken),
-                }
+                let jump: Jump = match insn.op {
+                    Op::Beq => JE,
+                    Op::Bne => JNE,
+                    Op::Blt => JL,
+                    Op::Bge => JGE,
+                    Op::Bltu => JB,
+                    _ => JAE,
+                };
+                self.jump_to_block(jump, insn.imm as usize);
                 // Not taken: the next block is emitted right after this one.
             }
             Op::Jal => {
                 self.write_const(rd, pc.wrapping_add(4));
-                let target = self.block_label(insn.imm as usize);
-                dynasm!(self.ops ; .arch x64 ; jmp =>target);
+                self.jump_to_block(JMP, insn.imm as usize);
             }
             Op::Jalr => {
                 let a = self.read(rs1, RCX);
@@ -267,8 +264,9 @@ impl Emitter<'_> {
             // Over a call to the touch subroutine's entry for `from_end` (shared by every
             // access as far from its block's end): 7 bytes here, none in cold code.
             let entry = self.touch_entry(from_end);
-            self.ops.extend([0x74, 5]);
+            let same_page = self.jump_forward(JE, true);
             self.jump_cold(CALL, entry);
+            self.land(same_page);
         }
     }
 
@@ -286,66 +284,49 @@ impl Emitter<'_> {
         // MIN / -1 overflows to MIN with remainder 0.
         let result = match insn.op {
             Op::Divu => {
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; test ecx, ecx
-                    ; jnz >divide
-                    ; mov eax, -1
-                    ; jmp >done
-                    ; divide:
-                    ; xor edx, edx
-                    ; div ecx
-                    ; done:
-                );
+                dynasm!(self.ops ; .arch x64 ; test ecx, ecx);
+                let divide = self.jump_forward(JNE, true);
+                dynasm!(self.ops ; .arch x64 ; mov eax, -1);
+                let done = self.jump_forward(JMP, true);
+                self.land(divide);
+                dynasm!(self.ops ; .arch x64 ; xor edx, edx ; div ecx);
+                self.land(done);
                 RAX
             }
             Op::Remu => {
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; mov edx, eax
-                    ; test ecx, ecx
-                    ; jz >done
-                    ; xor edx, edx
-                    ; div ecx
-                    ; done:
-                );
+                dynasm!(self.ops ; .arch x64 ; mov edx, eax ; test ecx, ecx);
+                let done = self.jump_forward(JE, true);
+                dynasm!(self.ops ; .arch x64 ; xor edx, edx ; div ecx);
+                self.land(done);
                 2
             }
             Op::Div => {
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; test ecx, ecx
-                    ; jz >zero
-                    ; cmp ecx, -1
-                    ; jne >divide
-                    ; cmp eax, min
-                    ; je >done
-                    ; divide:
-                    ; cdq
-                    ; idiv ecx
-                    ; jmp >done
-                    ; zero:
-                    ; mov eax, -1
-                    ; done:
-                );
+                dynasm!(self.ops ; .arch x64 ; test ecx, ecx);
+                let zero = self.jump_forward(JE, true);
+                dynasm!(self.ops ; .arch x64 ; cmp ecx, -1);
+                let divide = self.jump_forward(JNE, true);
+                dynasm!(self.ops ; .arch x64 ; cmp eax, min);
+                let overflow = self.jump_forward(JE, true);
+                self.land(divide);
+                dynasm!(self.ops ; .arch x64 ; cdq ; idiv ecx);
+                let done = self.jump_forward(JMP, true);
+                self.land(zero);
+                dynasm!(self.ops ; .arch x64 ; mov eax, -1);
+                self.land(overflow);
+                self.land(done);
                 RAX
             }
             _ => {
-                dynasm!(self.ops
-                    ; .arch x64
-                    ; mov edx, eax
-                    ; test ecx, ecx
-                    ; jz >done
-                    ; xor edx, edx
-                    ; cmp ecx, -1
-                    ; jne >divide
-                    ; cmp eax, min
-                    ; je >done
-                    ; divide:
-                    ; cdq
-                    ; idiv ecx
-                    ; done:
-                );
+                dynasm!(self.ops ; .arch x64 ; mov edx, eax ; test ecx, ecx);
+                let zero = self.jump_forward(JE, true);
+                dynasm!(self.ops ; .arch x64 ; xor edx, edx ; cmp ecx, -1);
+                let divide = self.jump_forward(JNE, true);
+                dynasm!(self.ops ; .arch x64 ; cmp eax, min);
+                let overflow = self.jump_forward(JE, true);
+                self.land(divide);
+                dynasm!(self.ops ; .arch x64 ; cdq ; idiv ecx);
+                self.land(zero);
+                self.land(overflow);
                 2
             }
         };
@@ -376,20 +357,15 @@ impl Emitter<'_> {
         let fault = self.stop(pc, from_end);
         // Custom instructions end their block; the next instruction starts one (the code
         // always ends with a filler instruction).
-        let next = self.block_label(idx + 1);
-        let dispatch = self.shared.dispatch;
-        dynasm!(self.ops
-            ; .arch x64
-            ; cmp eax, CUSTOM_CONTINUE as i32
-            ; je =>next
-            ; cmp eax, CUSTOM_JUMP as i32
-        );
+        dynasm!(self.ops ; .arch x64 ; cmp eax, CUSTOM_CONTINUE as i32);
+        self.jump_to_block(JE, idx + 1);
+        dynasm!(self.ops ; .arch x64 ; cmp eax, CUSTOM_JUMP as i32);
         self.jump_cold(JNE, fault);
         dynasm!(self.ops
             ; .arch x64
             ; mov rdx, [rsp + CTX]
             ; mov ecx, [rdx + CTX_PC]
-            ; jmp =>dispatch
         );
+        self.jump_to(JMP, self.shared.dispatch);
     }
 }

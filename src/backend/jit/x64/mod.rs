@@ -20,18 +20,21 @@
 // `dynasm!` converts registers chosen at run time with `.into()`, even from the type it wants.
 #![allow(clippy::useless_conversion)]
 
+mod buffer;
 mod cold;
 mod insn;
+mod jumps;
 
-use super::{CodeMemory, EmittedCode};
+use super::EmittedCode;
 use crate::backend::compiled::abi::{RvxCtx, EXIT_HANDOFF};
 use crate::backend::compiled::plan::{CodePlan, PlannedBlock};
 use crate::backend::rvr::LiftMode;
 use crate::error::CompileError;
 use crate::program::decode::SCRATCH_REG;
 use crate::program::Program;
-use dynasmrt::x64::X64Relocation;
-use dynasmrt::{dynasm, AssemblyOffset, DynamicLabel, DynasmApi, DynasmLabelApi, VecAssembler};
+use buffer::CodeBuffer;
+use dynasmrt::{dynasm, AssemblyOffset, DynasmApi};
+use jumps::{Fixup, Placement, Target, CONSTANT_BYTES, JAE, JMP, JNE, JS};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::mem::offset_of;
@@ -74,10 +77,8 @@ const CTX_INTERVAL_OF: i32 = offset_of!(RvxCtx, interval_of) as i32;
 const CTX_HOST: i32 = offset_of!(RvxCtx, host) as i32;
 const CTX_CUSTOM: i32 = offset_of!(RvxCtx, custom) as i32;
 
-/// Out-of-line code, emitted after the blocks (see `cold`). Hot code jumps to it through
-/// [`Emitter::jump_cold`]; those jumps, and the jumps back, are encoded here rather than
-/// through `dynasmrt`'s labels: there are several per block, and labels and their references
-/// cost the assembler memory and time enough to matter on large programs.
+/// Out-of-line code, emitted after the blocks (see `cold`), which hot code jumps to through
+/// [`Emitter::jump_cold`].
 enum Cold {
     /// Gives back `budget` instructions and hands off at `pc` (a block that does not fit the
     /// budget, a faulting access).
@@ -112,39 +113,25 @@ impl Hasher for ConstantHasher {
     }
 }
 
-/// The opcodes of jumps to code placed later ([`Emitter::jump_cold`]): `jcc rel32` by
-/// condition, `jmp rel32`, `call rel32`.
-const JNE: &[u8] = &[0x0f, 0x85];
-const JA: &[u8] = &[0x0f, 0x87];
-const JS: &[u8] = &[0x0f, 0x88];
-const JMP: &[u8] = &[0xe9];
-const CALL: &[u8] = &[0xe8];
-
-/// Labels of the code every block may jump to (dynamic labels: references to them resolve by
-/// index, where named labels are looked up by name, once per reference).
-#[derive(Clone, Copy)]
+/// Offsets of the code every block may jump to, emitted before the blocks.
+#[derive(Clone, Copy, Default)]
 struct Shared {
     /// Jumps to the block at guest address `ecx`, or hands off there.
-    dispatch: DynamicLabel,
+    dispatch: u32,
     /// Leaves with the status in `eax`.
-    exit: DynamicLabel,
+    exit: u32,
     /// Leaves handing off at `ctx.pc`.
-    handoff: DynamicLabel,
+    handoff: u32,
     /// Leaves handing off at guest address `ecx`.
-    handoff_at_ecx: DynamicLabel,
-    /// The table of block addresses by code index, after the code.
-    table: DynamicLabel,
+    handoff_at_ecx: u32,
 }
 
-/// The assembler: code assembled into a vector, mapped executable when complete.
-type Assembler = VecAssembler<X64Relocation>;
-
 struct Emitter<'a> {
-    ops: Assembler,
+    ops: CodeBuffer,
     plan: &'a CodePlan,
     program: &'a Program,
-    /// Per block of the plan, its label.
-    labels: Vec<DynamicLabel>,
+    /// Per block of the plan, its code offset once emitted (else `u32::MAX`).
+    block_offsets: Vec<u32>,
     /// Per code index where a block starts, the block's number in the plan.
     block_at: Vec<u32>,
     /// Per guest register (and the scratch slot), the host register holding it.
@@ -158,19 +145,18 @@ struct Emitter<'a> {
     vector_bytes: i32,
     /// The shared code every block may jump to.
     shared: Shared,
-    /// Constants the code reads (row increments, costs), emitted after the code: the bytes of
-    /// each, 32-byte aligned, with its label.
-    pool: Vec<(DynamicLabel, [u8; 32])>,
-    /// The label of each constant in `pool` (blocks share them).
-    pool_index: HashMap<[u8; 32], DynamicLabel, BuildHasherDefault<ConstantHasher>>,
+    /// Constants the code reads (row increments, costs), emitted after the code, 32-byte
+    /// aligned.
+    pool: Vec<[u8; 32]>,
+    /// The index of each constant in `pool` (blocks share them).
+    pool_index: HashMap<[u8; 32], u32, BuildHasherDefault<ConstantHasher>>,
     /// The cold code, in the order it is emitted.
     cold: Vec<Cold>,
     /// Metered: the index in `cold` of the touch subroutine's entry for each distance from
     /// a block's end.
     touch_entries: HashMap<u32, u32>,
-    /// Jumps from hot code to cold code: where the jump's 32-bit displacement is, and the
-    /// index of its target in `cold`.
-    cold_jumps: Vec<(u32, u32)>,
+    /// Displacements to fill in once everything is placed (see `jumps`).
+    fixups: Vec<Fixup>,
     /// Code offsets of the code cold items call, once emitted (before the cold code): the
     /// shared stop (called with its operands after the call), and, metered, the subroutines
     /// of page touches (`eax` the page, `ecx` the address, `edx` the instructions to the
@@ -190,21 +176,14 @@ struct Emitter<'a> {
 
 /// Emits `plan` for `program`, and after the code, in the same mapping, the table of block
 /// addresses the code reads (one entry per instruction).
+///
+/// The code, in order: the shared exits and metering subroutines, `rvx_run`'s entry, the
+/// blocks, the cold code, the constant pool, the table.
 pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, CompileError> {
-    // About 30 bytes of code per instruction, and a few labels and references per block:
-    // reserving them up front saves growing (and copying) the buffers many times over for
-    // large programs.
+    // About 30 bytes of code per instruction and 8 of table: reserving them up front saves
+    // growing (and copying) the code for large programs.
     let len = program.code().len();
-    let blocks = plan.blocks.len();
-    let ops = Assembler::new_with_capacity(
-        0,
-        64 * 1024 + 32 * len,
-        16,
-        16,
-        2 * blocks + 64,
-        64,
-        len + 64,
-    );
+    let ops = CodeBuffer::with_capacity(64 * 1024 + 40 * len)?;
     let mut host_of = [None; 33];
     let mut mapped = Vec::new();
     for (&guest, &host) in plan.register_rank.iter().zip(&POOL) {
@@ -228,21 +207,13 @@ pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, Co
     if frame % 16 == 0 {
         frame += 8;
     }
-    let mut ops = ops;
-    let shared = Shared {
-        dispatch: ops.new_dynamic_label(),
-        exit: ops.new_dynamic_label(),
-        handoff: ops.new_dynamic_label(),
-        handoff_at_ecx: ops.new_dynamic_label(),
-        table: ops.new_dynamic_label(),
-    };
     let mut emitter = Emitter {
         ops,
         plan,
         program,
-        labels: Vec::with_capacity(plan.blocks.len()),
+        block_offsets: vec![u32::MAX; plan.blocks.len()],
         block_at: {
-            let mut block_at = vec![u32::MAX; program.code().len()];
+            let mut block_at = vec![u32::MAX; len];
             for (n, planned) in plan.blocks.iter().enumerate() {
                 block_at[planned.block.start] = n as u32;
             }
@@ -254,9 +225,9 @@ pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, Co
         vector_bytes: vector_bytes as i32,
         pool: Vec::new(),
         pool_index: HashMap::default(),
-        shared,
+        shared: Shared::default(),
         cold: Vec::with_capacity(2 * len),
-        cold_jumps: Vec::with_capacity(2 * len),
+        fixups: Vec::with_capacity(2 * len),
         touch_entries: HashMap::new(),
         stop_at: 0,
         pass_at: 0,
@@ -265,47 +236,42 @@ pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, Co
         regs_home,
         frame_shift: 0,
     };
-    for _ in &plan.blocks {
-        let label = emitter.ops.new_dynamic_label();
-        emitter.labels.push(label);
-    }
+    let not_entry = emitter.emit_shared_exits();
+    emitter.emit_metering_stubs();
     let entry = emitter.emit_entry();
-    let mut block_offsets = Vec::with_capacity(plan.blocks.len());
     // Loop heads start on a 32-byte boundary: the front end fetches and caches decoded code
     // in aligned windows, and a loop that straddles more of them than it must runs slower.
-    for planned in &plan.blocks {
+    for (n, planned) in plan.blocks.iter().enumerate() {
         if planned.loop_head {
             emitter.ops.align(32, 0x90);
         }
-        block_offsets.push((planned.block.start, emitter.ops.offset()));
+        emitter.block_offsets[n] = emitter.ops.offset().0 as u32;
         emitter.emit_block(planned);
     }
-    let not_entry = emitter.emit_shared_exits();
-    emitter.emit_metering_stubs();
     let cold_at = emitter.emit_cold();
-    emitter.emit_pool();
-    // The table follows the code; nothing is assembled for it.
-    emitter.ops.align(8, 0);
-    let table_at = emitter.ops.offset().0;
-    let table = emitter.shared.table;
-    dynasm!(emitter.ops ; .arch x64 ; =>table);
-    let cold_jumps = std::mem::take(&mut emitter.cold_jumps);
-    let mut bytes = emitter.ops.finalize().map_err(|e| CompileError::Jit {
-        message: format!("cannot assemble the code: {e}"),
-    })?;
-    for (at, target) in cold_jumps {
-        let at = at as usize;
-        let rel = cold_at[target as usize] as i32 - (at as i32 + 4);
-        bytes[at..at + 4].copy_from_slice(&rel.to_le_bytes());
+    emitter.ops.align(CONSTANT_BYTES as usize, 0);
+    let pool_at = emitter.ops.offset().0 as u32;
+    for constant in std::mem::take(&mut emitter.pool) {
+        emitter.ops.extend(constant);
     }
-    let buffer = CodeMemory::map(&bytes, table_at, len, |code, table| {
-        let address = |offset: AssemblyOffset| (code as usize + offset.0).to_le_bytes();
-        let fallback = address(not_entry);
+    // The table follows the code (see `CodeBuffer::finish`).
+    emitter.ops.align(8, 0);
+    let table_at = emitter.ops.offset().0 as u32;
+    let block_offsets = std::mem::take(&mut emitter.block_offsets);
+    emitter.resolve_fixups(Placement {
+        blocks: &block_offsets,
+        cold: &cold_at,
+        pool: pool_at,
+        table: table_at,
+    });
+    let buffer = emitter.ops.finish(8 * len, |code, table| {
+        let fallback = (code + not_entry as usize).to_le_bytes();
         for entry in table.chunks_exact_mut(8) {
             entry.copy_from_slice(&fallback);
         }
-        for (index, offset) in block_offsets {
-            table[8 * index..8 * index + 8].copy_from_slice(&address(offset));
+        for (planned, offset) in plan.blocks.iter().zip(block_offsets) {
+            let at = 8 * planned.block.start;
+            table[at..at + 8].copy_from_slice(&(code + offset as usize).to_le_bytes());
         }
     })?;
     Ok(EmittedCode {
@@ -428,17 +394,13 @@ impl Emitter<'_> {
 
     /// Adds the constant `bytes` (one vector) to row vector `v`, or to the cost.
     fn add_constant(&mut self, v: usize, bytes: [u8; 32]) {
-        let label = match self.pool_index.get(&bytes) {
-            Some(&label) => label,
-            None => {
-                let label = self.ops.new_dynamic_label();
-                self.pool.push((label, bytes));
-                self.pool_index.insert(bytes, label);
-                label
-            }
-        };
+        let next = self.pool.len() as u32;
+        let index = *self.pool_index.entry(bytes).or_insert(next);
+        if index == next {
+            self.pool.push(bytes);
+        }
         match self.plan.mode {
-            LiftMode::Cost => dynasm!(self.ops ; .arch x64 ; paddq Rx(COST_XMM), [=>label]),
+            LiftMode::Cost => dynasm!(self.ops ; .arch x64 ; paddq Rx(COST_XMM), [rip]),
             _ if v >= ROW_REGS => {
                 // A vector without a register: 64-bit adds in memory (fields never carry).
                 let home = PACKED + self.vector_bytes * v as i32;
@@ -457,29 +419,24 @@ impl Emitter<'_> {
             _ => {
                 let reg = v as u8;
                 match (self.vector_bytes, self.plan.layout.field_bits()) {
-                    (32, 16) => dynasm!(self.ops ; .arch x64 ; vpaddw Ry(reg), Ry(reg), [=>label]),
-                    (32, 32) => dynasm!(self.ops ; .arch x64 ; vpaddd Ry(reg), Ry(reg), [=>label]),
-                    (32, _) => dynasm!(self.ops ; .arch x64 ; vpaddq Ry(reg), Ry(reg), [=>label]),
-                    (_, 16) => dynasm!(self.ops ; .arch x64 ; paddw Rx(reg), [=>label]),
-                    (_, 32) => dynasm!(self.ops ; .arch x64 ; paddd Rx(reg), [=>label]),
-                    _ => dynasm!(self.ops ; .arch x64 ; paddq Rx(reg), [=>label]),
+                    (32, 16) => dynasm!(self.ops ; .arch x64 ; vpaddw Ry(reg), Ry(reg), [rip]),
+                    (32, 32) => dynasm!(self.ops ; .arch x64 ; vpaddd Ry(reg), Ry(reg), [rip]),
+                    (32, _) => dynasm!(self.ops ; .arch x64 ; vpaddq Ry(reg), Ry(reg), [rip]),
+                    (_, 16) => dynasm!(self.ops ; .arch x64 ; paddw Rx(reg), [rip]),
+                    (_, 32) => dynasm!(self.ops ; .arch x64 ; paddd Rx(reg), [rip]),
+                    _ => dynasm!(self.ops ; .arch x64 ; paddq Rx(reg), [rip]),
                 }
             }
+        }
+        // The memory operand's displacement ends the instruction.
+        if self.plan.mode == LiftMode::Cost || v < ROW_REGS {
+            self.refer(Target::Pool(index));
         }
     }
 
     /// Words of counters the code moves between the context and the frame: whole vectors.
     fn counter_words(&self) -> i32 {
         (self.row_vectors * self.vector_bytes as usize / 8) as i32
-    }
-
-    /// Emits the constant pool.
-    fn emit_pool(&mut self) {
-        dynasm!(self.ops ; .arch x64 ; .align 32);
-        for (label, bytes) in std::mem::take(&mut self.pool) {
-            dynasm!(self.ops ; .arch x64 ; =>label);
-            self.ops.extend(bytes);
-        }
     }
 
     /// `rvx_run`'s prologue: saves the callee-saved registers, loads the machine state, and
@@ -516,8 +473,7 @@ impl Emitter<'_> {
         // Before `reload`, which may reuse rdi.
         dynasm!(self.ops ; .arch x64 ; mov ecx, [rdi + CTX_PC]);
         self.reload();
-        let dispatch = self.shared.dispatch;
-        dynasm!(self.ops ; .arch x64 ; =>dispatch);
+        self.shared.dispatch = self.ops.offset().0 as u32;
         self.emit_dispatch();
         entry
     }
@@ -539,51 +495,39 @@ impl Emitter<'_> {
     fn emit_dispatch(&mut self) {
         let base = self.plan.base as i32;
         let bytes = 4 * self.program.code().len() as i32;
-        let table = self.shared.table;
         let handoff_at_ecx = self.shared.handoff_at_ecx;
         dynasm!(self.ops
             ; .arch x64
             ; mov eax, ecx
             ; sub eax, base
             ; cmp eax, bytes
-            ; jae =>handoff_at_ecx
-            ; test al, 3
-            ; jnz =>handoff_at_ecx
-            ; lea rdx, [=>table]
-            ; jmp QWORD [rdx + rax * 2]
         );
+        self.jump_to(JAE, handoff_at_ecx);
+        dynasm!(self.ops ; .arch x64 ; test al, 3);
+        self.jump_to(JNE, handoff_at_ecx);
+        dynasm!(self.ops ; .arch x64 ; lea rdx, [rip]);
+        self.refer(Target::Table);
+        dynasm!(self.ops ; .arch x64 ; jmp QWORD [rdx + rax * 2]);
     }
 
     /// The exits every block shares; returns where jumps to a non-entry address land.
-    fn emit_shared_exits(&mut self) -> AssemblyOffset {
+    fn emit_shared_exits(&mut self) -> u32 {
         let frame = self.frame;
-        let Shared {
+        let handoff_at_ecx = self.ops.offset().0 as u32;
+        dynasm!(self.ops
+            ; .arch x64
+            ; mov rdx, [rsp + CTX]
+            ; mov [rdx + CTX_PC], ecx
+        );
+        let handoff = self.ops.offset().0 as u32;
+        dynasm!(self.ops ; .arch x64 ; mov eax, EXIT_HANDOFF as i32);
+        let exit = self.ops.offset().0 as u32;
+        self.shared = Shared {
+            dispatch: 0,
             exit,
             handoff,
             handoff_at_ecx,
-            ..
-        } = self.shared;
-        self.stop_at = self.ops.offset().0 as u32;
-        dynasm!(self.ops
-            ; .arch x64
-            // A cold stop (`Cold::Stop`): the call's return address points at the pc and the
-            // instructions to give back.
-            ; pop rax
-            ; mov ecx, [rax + 4]
-            ; add r13, rcx
-            ; mov ecx, [rax]
-            ; jmp =>handoff_at_ecx
-        );
-        let not_entry = self.ops.offset();
-        dynasm!(self.ops
-            ; .arch x64
-            ; =>handoff_at_ecx
-            ; mov rdx, [rsp + CTX]
-            ; mov [rdx + CTX_PC], ecx
-            ; =>handoff
-            ; mov eax, EXIT_HANDOFF as i32
-            ; =>exit
-        );
+        };
         self.spill();
         dynasm!(self.ops
             ; .arch x64
@@ -615,22 +559,30 @@ impl Emitter<'_> {
             ; pop r15 ; pop r14 ; pop r13 ; pop r12 ; pop rbp ; pop rbx
             ; ret
         );
-        not_entry
+        self.stop_at = self.ops.offset().0 as u32;
+        dynasm!(self.ops
+            ; .arch x64
+            // A cold stop (`Cold::Stop`): the call's return address points at the pc and the
+            // instructions to give back.
+            ; pop rax
+            ; mov ecx, [rax + 4]
+            ; add r13, rcx
+            ; mov ecx, [rax]
+        );
+        self.jump_to(JMP, handoff_at_ecx);
+        handoff_at_ecx
     }
 
     fn emit_block(&mut self, planned: &PlannedBlock) {
         let block = planned.block;
-        let label = self.block_label(block.start);
         let pc = planned.pc as i32;
-        dynasm!(self.ops ; .arch x64 ; =>label);
         if block.handoff {
-            let handoff = self.shared.handoff;
             dynasm!(self.ops
                 ; .arch x64
                 ; mov rdx, [rsp + CTX]
                 ; mov DWORD [rdx + CTX_PC], pc
-                ; jmp =>handoff
             );
+            self.jump_to(JMP, self.shared.handoff);
             return;
         }
         let len = block.len() as u32;
@@ -694,28 +646,5 @@ impl Emitter<'_> {
             self.cold.push(Cold::Touch { from_end });
         }
         entry
-    }
-
-    /// A jump (`opcode` one of [`JNE`], [`JA`], [`JS`], [`JMP`], [`CALL`]) to the cold code
-    /// `target` (an index in `cold`), its displacement filled in once the cold code is placed.
-    fn jump_cold(&mut self, opcode: &[u8], target: u32) {
-        self.ops.extend(opcode);
-        self.cold_jumps.push((self.ops.offset().0 as u32, target));
-        self.ops.extend([0; 4]);
-    }
-
-    /// A jump (`opcode` [`JMP`] or [`CALL`]) to code offset `target`, already emitted.
-    fn jump_back(&mut self, opcode: &[u8], target: u32) {
-        let rel = target as i32 - (self.ops.offset().0 + opcode.len() + 4) as i32;
-        self.ops.extend(opcode);
-        self.ops.extend(rel.to_le_bytes());
-    }
-
-    /// The label of the block starting at code index `index` (branch targets and the
-    /// instruction after a block's end start blocks).
-    fn block_label(&self, index: usize) -> DynamicLabel {
-        let block = self.block_at[index];
-        assert_ne!(block, u32::MAX, "branch targets start blocks");
-        self.labels[block as usize]
     }
 }
