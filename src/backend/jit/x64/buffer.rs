@@ -47,31 +47,25 @@ impl CodeBuffer {
         }
     }
 
-    /// Writes a 32-bit displacement at `at` (the last four bytes of an instruction ending at
-    /// `at + 4`) so that it reaches code offset `target`.
-    pub(super) fn patch_rel32(&mut self, at: usize, target: usize) {
-        let rel = (target as i64 - (at as i64 + 4)) as i32;
+    /// Writes `value` at `at` (where four bytes were written before).
+    pub(super) fn patch_u32(&mut self, at: u32, value: u32) {
+        let at = at as usize;
         if let Some(field) = self.bytes_mut().get_mut(at..at + 4) {
-            field.copy_from_slice(&rel.to_le_bytes());
+            field.copy_from_slice(&value.to_le_bytes());
         }
     }
 
-    /// Appends `table_len` bytes, which `fill` writes given the address the code starts at
-    /// (the end so far must be 8-byte aligned: the table holds addresses), and makes the whole
-    /// executable.
-    pub(super) fn finish(
-        mut self,
-        table_len: usize,
-        fill: impl FnOnce(usize, &mut [u8]),
-    ) -> Result<CodeMemory, CompileError> {
-        assert_eq!(self.len % 8, 0, "the table is aligned");
-        let table_at = self.len;
-        self.reserve(table_len);
-        self.len += table_len;
+    /// Writes a 32-bit displacement at `at` (the last four bytes of an instruction ending at
+    /// `at + 4`) so that it reaches code offset `target`.
+    pub(super) fn patch_rel32(&mut self, at: u32, target: u32) {
+        self.patch_u32(at, target.wrapping_sub(at + 4));
+    }
+
+    /// Makes the code executable.
+    pub(super) fn finish(self) -> Result<CodeMemory, CompileError> {
         if let Some(e) = self.failed {
             return Err(map_error(e));
         }
-        fill(self.base as usize, &mut self.memory[table_at..self.len]);
         let code = self.memory.make_exec().map_err(map_error)?;
         Ok(CodeMemory::Mapped(code))
     }
@@ -188,18 +182,7 @@ mod tests {
             .all(|(i, &b)| b == i as u8));
         buffer.patch_rel32(10, 4);
         assert_eq!(buffer.bytes_mut()[10..14], (-10i32).to_le_bytes());
-        buffer.align(8, 0);
-        let table_at = buffer.len;
-        let code = buffer
-            .finish(16, |base, table| {
-                table[..8].copy_from_slice(&base.to_le_bytes());
-            })
-            .expect("executable");
-        let bytes = code.bytes();
-        assert_eq!(bytes[5], 5);
-        assert_eq!(
-            bytes[table_at..table_at + 8],
-            (bytes.as_ptr() as usize).to_le_bytes()
-        );
+        let code = buffer.finish().expect("executable");
+        assert_eq!(code.bytes()[5], 5);
     }
 }

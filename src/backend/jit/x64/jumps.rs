@@ -3,9 +3,8 @@
 //! labels and their relocations cost the assembler more time and memory than the code.
 //!
 //! A jump to code already emitted is encoded at once, in its short form when it reaches;
-//! anything else gets a 32-bit displacement and a [`Fixup`], resolved by
-//! [`Emitter::resolve_fixups`] once the blocks, the cold code, the constants and the table are
-//! placed. Forward jumps within an instruction's own code, or a subroutine's, are
+//! anything else gets a 32-bit displacement and a fixup ([`Fixups`]), resolved by
+//! [`Emitter::resolve_fixups`] once the blocks, the cold code and the constants are placed. Forward jumps within an instruction's own code, or a subroutine's, are
 //! [`Emitter::jump_forward`] and [`Emitter::land`].
 
 use super::Emitter;
@@ -40,8 +39,6 @@ pub(super) enum Target {
     Cold(u32),
     /// The constant with this index in the pool.
     Pool(u32),
-    /// The table of block addresses.
-    Table,
 }
 
 /// A forward jump waiting for its target ([`Emitter::jump_forward`]): where its displacement
@@ -52,16 +49,42 @@ pub(super) struct Forward {
     short: bool,
 }
 
-/// A displacement to fill in: where its four bytes are (the instruction ends right after
-/// them), and what it reaches.
-pub(super) type Fixup = (u32, Target);
+/// Displacements to fill in, by kind of target (one loop each resolves them, without a
+/// branch per fixup on its kind): where each one's four bytes are (the instruction ends right
+/// after them), and the number of its target.
+#[derive(Default)]
+pub(super) struct Fixups {
+    blocks: Vec<(u32, u32)>,
+    cold: Vec<(u32, u32)>,
+    pool: Vec<(u32, u32)>,
+}
 
-/// Where the targets of fixups were placed.
+impl Fixups {
+    /// Room for about `n` fixups of each kind but constants.
+    pub(super) fn with_capacity(n: usize) -> Fixups {
+        Fixups {
+            blocks: Vec::with_capacity(n),
+            cold: Vec::with_capacity(n),
+            pool: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, at: usize, target: Target) {
+        let at = at as u32;
+        match target {
+            Target::Block(block) => self.blocks.push((at, block)),
+            Target::Cold(item) => self.cold.push((at, item)),
+            Target::Pool(index) => self.pool.push((at, index)),
+        }
+    }
+}
+
+/// Where the targets of fixups were placed: code offsets of the blocks, of the cold code's
+/// items, and of the constant pool.
 pub(super) struct Placement<'a> {
     pub blocks: &'a [u32],
     pub cold: &'a [u32],
     pub pool: u32,
-    pub table: u32,
 }
 
 /// Bytes per constant of the pool.
@@ -103,7 +126,7 @@ impl Emitter<'_> {
     /// A jump to `target`, not placed yet.
     fn jump_later(&mut self, jump: Jump, target: Target) {
         let at = self.long_opcode(jump);
-        self.fixups.push((at as u32, target));
+        self.fixups.push(at, target);
         self.ops.extend([0; 4]);
     }
 
@@ -111,7 +134,7 @@ impl Emitter<'_> {
     /// (emitted as `[rip]`) to `target`.
     pub(super) fn refer(&mut self, target: Target) {
         let at = self.ops.offset().0 - 4;
-        self.fixups.push((at as u32, target));
+        self.fixups.push(at, target);
     }
 
     /// A forward jump, to where [`Emitter::land`] is later called with what this returns;
@@ -141,21 +164,23 @@ impl Emitter<'_> {
                 *byte = rel as u8;
             }
         } else {
-            self.ops.patch_rel32(jump.at, here);
+            self.ops.patch_rel32(jump.at as u32, here as u32);
         }
     }
 
     /// Fills in every displacement recorded by [`Emitter::jump_later`] and
     /// [`Emitter::refer`].
     pub(super) fn resolve_fixups(&mut self, placed: Placement<'_>) {
-        for (at, target) in std::mem::take(&mut self.fixups) {
-            let offset = match target {
-                Target::Block(block) => placed.blocks[block as usize],
-                Target::Cold(item) => placed.cold[item as usize],
-                Target::Pool(index) => placed.pool + CONSTANT_BYTES * index,
-                Target::Table => placed.table,
-            };
-            self.ops.patch_rel32(at as usize, offset as usize);
+        let fixups = std::mem::take(&mut self.fixups);
+        for (at, block) in fixups.blocks {
+            self.ops.patch_rel32(at, placed.blocks[block as usize]);
+        }
+        for (at, item) in fixups.cold {
+            self.ops.patch_rel32(at, placed.cold[item as usize]);
+        }
+        for (at, index) in fixups.pool {
+            self.ops
+                .patch_rel32(at, placed.pool + CONSTANT_BYTES * index);
         }
     }
 

@@ -34,7 +34,7 @@ use crate::program::decode::SCRATCH_REG;
 use crate::program::Program;
 use buffer::CodeBuffer;
 use dynasmrt::{dynasm, AssemblyOffset, DynasmApi};
-use jumps::{Fixup, Placement, Target, CONSTANT_BYTES, JAE, JMP, JNE, JS};
+use jumps::{Fixups, Placement, Target, CONSTANT_BYTES, JAE, JMP, JNE, JS};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::mem::offset_of;
@@ -156,7 +156,7 @@ struct Emitter<'a> {
     /// a block's end.
     touch_entries: HashMap<u32, u32>,
     /// Displacements to fill in once everything is placed (see `jumps`).
-    fixups: Vec<Fixup>,
+    fixups: Fixups,
     /// Code offsets of the code cold items call, once emitted (before the cold code): the
     /// shared stop (called with its operands after the call), and, metered, the subroutines
     /// of page touches (`eax` the page, `ecx` the address, `edx` the instructions to the
@@ -174,16 +174,23 @@ struct Emitter<'a> {
     frame_shift: i32,
 }
 
-/// Emits `plan` for `program`, and after the code, in the same mapping, the table of block
-/// addresses the code reads (one entry per instruction).
+/// Emits `plan` for `program`, after the table of blocks the code reads.
 ///
-/// The code, in order: the shared exits and metering subroutines, `rvx_run`'s entry, the
-/// blocks, the cold code, the constant pool, the table.
+/// In order: the table (per instruction, the code offset of the block starting there, else of
+/// the handoff), the shared exits and metering subroutines, `rvx_run`'s entry, the blocks, the
+/// cold code, the constant pool. The table's entries are offsets in the mapping (its start),
+/// so that each is written as soon as its block is placed, wherever the mapping ends up.
 pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, CompileError> {
-    // About 30 bytes of code per instruction and 8 of table: reserving them up front saves
+    // About 30 bytes of code per instruction and 4 of table: reserving them up front saves
     // growing (and copying) the code for large programs.
     let len = program.code().len();
-    let ops = CodeBuffer::with_capacity(64 * 1024 + 40 * len)?;
+    let mut ops = CodeBuffer::with_capacity(64 * 1024 + 40 * len)?;
+    // Handoffs come first after the table.
+    let not_entry = (4 * len).next_multiple_of(16) as u32;
+    for _ in 0..len {
+        ops.extend(not_entry.to_le_bytes());
+    }
+    ops.align(16, 0);
     let mut host_of = [None; 33];
     let mut mapped = Vec::new();
     for (&guest, &host) in plan.register_rank.iter().zip(&POOL) {
@@ -227,7 +234,7 @@ pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, Co
         pool_index: HashMap::default(),
         shared: Shared::default(),
         cold: Vec::with_capacity(2 * len),
-        fixups: Vec::with_capacity(2 * len),
+        fixups: Fixups::with_capacity(len),
         touch_entries: HashMap::new(),
         stop_at: 0,
         pass_at: 0,
@@ -236,7 +243,8 @@ pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, Co
         regs_home,
         frame_shift: 0,
     };
-    let not_entry = emitter.emit_shared_exits();
+    let handoff_at_ecx = emitter.emit_shared_exits();
+    assert_eq!(handoff_at_ecx, not_entry, "handoffs follow the table");
     emitter.emit_metering_stubs();
     let entry = emitter.emit_entry();
     // Loop heads start on a 32-byte boundary: the front end fetches and caches decoded code
@@ -245,7 +253,11 @@ pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, Co
         if planned.loop_head {
             emitter.ops.align(32, 0x90);
         }
-        emitter.block_offsets[n] = emitter.ops.offset().0 as u32;
+        let offset = emitter.ops.offset().0 as u32;
+        emitter.block_offsets[n] = offset;
+        emitter
+            .ops
+            .patch_u32(4 * planned.block.start as u32, offset);
         emitter.emit_block(planned);
     }
     let cold_at = emitter.emit_cold();
@@ -254,28 +266,14 @@ pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, Co
     for constant in std::mem::take(&mut emitter.pool) {
         emitter.ops.extend(constant);
     }
-    // The table follows the code (see `CodeBuffer::finish`).
-    emitter.ops.align(8, 0);
-    let table_at = emitter.ops.offset().0 as u32;
     let block_offsets = std::mem::take(&mut emitter.block_offsets);
     emitter.resolve_fixups(Placement {
         blocks: &block_offsets,
         cold: &cold_at,
         pool: pool_at,
-        table: table_at,
     });
-    let buffer = emitter.ops.finish(8 * len, |code, table| {
-        let fallback = (code + not_entry as usize).to_le_bytes();
-        for entry in table.chunks_exact_mut(8) {
-            entry.copy_from_slice(&fallback);
-        }
-        for (planned, offset) in plan.blocks.iter().zip(block_offsets) {
-            let at = 8 * planned.block.start;
-            table[at..at + 8].copy_from_slice(&(code + offset as usize).to_le_bytes());
-        }
-    })?;
     Ok(EmittedCode {
-        buffer,
+        buffer: emitter.ops.finish()?,
         entry,
         table: None,
     })
@@ -505,9 +503,15 @@ impl Emitter<'_> {
         self.jump_to(JAE, handoff_at_ecx);
         dynasm!(self.ops ; .arch x64 ; test al, 3);
         self.jump_to(JNE, handoff_at_ecx);
-        dynasm!(self.ops ; .arch x64 ; lea rdx, [rip]);
-        self.refer(Target::Table);
-        dynasm!(self.ops ; .arch x64 ; jmp QWORD [rdx + rax * 2]);
+        // The table starts the mapping: 7 bytes of `lea` from here.
+        let table = -(self.ops.offset().0 as i32 + 7);
+        dynasm!(self.ops
+            ; .arch x64
+            ; lea rdx, [rip + table]
+            ; mov eax, [rdx + rax]
+            ; add rax, rdx
+            ; jmp rax
+        );
     }
 
     /// The exits every block shares; returns where jumps to a non-entry address land.
