@@ -33,9 +33,10 @@ pub struct CodePlan {
     pub mode: LiftMode,
     /// The blocks, in code order, covering every instruction.
     pub blocks: Vec<PlannedBlock>,
-    /// Per code index: whether a block starts there (the only places compiled code is
-    /// entered at; a jump anywhere else hands off).
-    pub is_entry: Vec<bool>,
+    /// Per code index: the number in `blocks` of the block starting there, or `u32::MAX`
+    /// (blocks' starts are the only places compiled code is entered at; a jump anywhere else
+    /// hands off).
+    pub block_at: Vec<u32>,
     /// The packed row counters (metered mode).
     pub layout: PackedLayout,
     /// Metered mode: what each block adds to each packed counter word, (word, constant) in
@@ -89,14 +90,14 @@ impl CodePlan {
                 },
             })
             .collect();
-        let mut is_entry = vec![false; program.code().len()];
-        for planned in &blocks {
-            is_entry[planned.block.start] = true;
+        let mut block_at = vec![u32::MAX; program.code().len()];
+        for (n, planned) in blocks.iter().enumerate() {
+            block_at[planned.block.start] = n as u32;
         }
         CodePlan {
             mode,
             blocks,
-            is_entry,
+            block_at,
             layout,
             packed_adds,
             register_rank: rank_by_use(program, 0..program.code().len(), &depths)

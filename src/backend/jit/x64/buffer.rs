@@ -47,6 +47,19 @@ impl CodeBuffer {
         }
     }
 
+    /// Appends `count` copies of `bytes`.
+    pub(super) fn extend_repeated(&mut self, bytes: &[u8], count: usize) {
+        let total = bytes.len() * count;
+        self.reserve(total);
+        if self.failed.is_none() {
+            let end = self.len + total;
+            for copy in self.memory[self.len..end].chunks_exact_mut(bytes.len()) {
+                copy.copy_from_slice(bytes);
+            }
+        }
+        self.len += total;
+    }
+
     /// Writes `value` at `at` (where four bytes were written before).
     pub(super) fn patch_u32(&mut self, at: u32, value: u32) {
         let at = at as usize;

@@ -110,7 +110,7 @@ impl Emitter<'_> {
     /// A jump to the block starting at code index `index` (branch targets and the
     /// instruction after a block's end start blocks).
     pub(super) fn jump_to_block(&mut self, jump: Jump, index: usize) {
-        let block = self.block_at[index];
+        let block = self.plan.block_at[index];
         assert_ne!(block, u32::MAX, "branch targets start blocks");
         match self.block_offsets[block as usize] {
             u32::MAX => self.jump_later(jump, Target::Block(block)),
