@@ -90,7 +90,9 @@ pub fn form_blocks(program: &Program, metered: bool) -> Vec<Block> {
             flags[i + 1] |= LEADER;
         }
     }
-    let mut blocks = Vec::with_capacity(code.len() / 4);
+    // At most one block per instruction: room that is never used is never touched, so costs
+    // nothing, where growing the vector copies it.
+    let mut blocks = Vec::with_capacity(code.len());
     let mut start = 0;
     for i in 0..code.len() {
         if i + 1 == code.len() || flags[i + 1] & LEADER != 0 || flags[i] & ENDS != 0 {

@@ -19,11 +19,6 @@ pub struct PlannedBlock {
     pub pc: u32,
     /// Whether a backward branch targets its start.
     pub loop_head: bool,
-    /// Metered mode: where [`CodePlan::packed_adds_of`] finds what the block adds to the
-    /// packed counters (a range of [`CodePlan::packed_adds`]).
-    pub adds: (u32, u32),
-    /// Cost mode: the block's cost.
-    pub cost: u64,
 }
 
 /// What an emitter needs to know about a program beyond its instructions.
@@ -39,9 +34,6 @@ pub struct CodePlan {
     pub block_at: Vec<u32>,
     /// The packed row counters (metered mode).
     pub layout: PackedLayout,
-    /// Metered mode: what each block adds to each packed counter word, (word, constant) in
-    /// word order, block after block (one vector for all: a program has many blocks).
-    pub packed_adds: Vec<(usize, u64)>,
     /// Guest registers x1..x31, most used first (loop-weighted).
     pub register_rank: Vec<u8>,
     /// The guest address of code index 0.
@@ -66,7 +58,6 @@ impl CodePlan {
             LiftMode::Metered => PackedLayout::new(tables, &formed, &depths, check),
             _ => PackedLayout::empty(),
         };
-        let mut packed_adds = Vec::new();
         let blocks: Vec<PlannedBlock> = formed
             .into_iter()
             .map(|block| PlannedBlock {
@@ -75,18 +66,6 @@ impl CodePlan {
                 loop_head: {
                     while heads.next_if(|&&head| head < block.start).is_some() {}
                     heads.peek() == Some(&&block.start)
-                },
-                adds: {
-                    let first = packed_adds.len() as u32;
-                    if mode == LiftMode::Metered && !block.handoff {
-                        let chips = &tables.fetch_chip[block.start..block.end];
-                        layout.range_adds_into(chips, &mut packed_adds);
-                    }
-                    (first, packed_adds.len() as u32)
-                },
-                cost: match mode {
-                    LiftMode::Cost if !block.handoff => tables.range_cost(block.start, block.end),
-                    _ => 0,
                 },
             })
             .collect();
@@ -99,7 +78,6 @@ impl CodePlan {
             blocks,
             block_at,
             layout,
-            packed_adds,
             register_rank: rank_by_use(program, 0..program.code().len(), &depths)
                 .into_iter()
                 .map(|(r, _)| r)
@@ -109,9 +87,30 @@ impl CodePlan {
         }
     }
 
-    /// What `block` adds to the packed counters, (word, constant) in word order.
-    pub fn packed_adds_of(&self, block: &PlannedBlock) -> &[(usize, u64)] {
-        &self.packed_adds[block.adds.0 as usize..block.adds.1 as usize]
+    /// Metered mode: what `block` of `program` adds to the packed counters, (word, constant)
+    /// in word order, into `adds` (cleared first). Computed when asked rather than kept for
+    /// every block: a program has many, and the memory cost more than the work.
+    pub fn packed_adds_into(
+        &self,
+        program: &Program,
+        block: &PlannedBlock,
+        adds: &mut Vec<(usize, u64)>,
+    ) {
+        adds.clear();
+        if self.mode == LiftMode::Metered && !block.block.handoff {
+            let chips = &program.meter_tables().fetch_chip[block.block.start..block.block.end];
+            self.layout.range_adds_into(chips, adds);
+        }
+    }
+
+    /// Cost mode: the cost of `block` of `program`.
+    pub fn cost_of(&self, program: &Program, block: &PlannedBlock) -> u64 {
+        match self.mode {
+            LiftMode::Cost if !block.block.handoff => program
+                .meter_tables()
+                .range_cost(block.block.start, block.block.end),
+            _ => 0,
+        }
     }
 }
 

@@ -178,6 +178,8 @@ struct Emitter<'a> {
     program: &'a Program,
     /// Per code index, the label of the block starting there.
     labels: Vec<Option<DynamicLabel>>,
+    /// Metered mode: scratch for the current block's packed adds.
+    adds: Vec<(usize, u64)>,
     /// Per guest register (and the scratch slot), the host register holding it.
     host_of: [Option<u8>; 33],
     /// (guest, host) pairs.
@@ -314,6 +316,7 @@ impl<'a> Emitter<'a> {
             plan,
             program,
             labels: vec![None; program.code().len()],
+            adds: Vec::new(),
             host_of,
             mapped,
             mode_regs,
@@ -470,9 +473,10 @@ impl Emitter<'_> {
                 let stop = self.stop(planned.pc, len, 0);
                 self.subs64(BUDGET, u64::from(len));
                 dynasm!(self.ops ; .arch aarch64 ; b.mi =>stop);
-                if planned.cost > 0 {
-                    let stop = self.stop(planned.pc, len, planned.cost);
-                    self.subs64(MODE_REGS[0], planned.cost);
+                let cost = self.plan.cost_of(self.program, planned);
+                if cost > 0 {
+                    let stop = self.stop(planned.pc, len, cost);
+                    self.subs64(MODE_REGS[0], cost);
                     dynasm!(self.ops ; .arch aarch64 ; b.mi =>stop);
                 }
             }
@@ -487,10 +491,12 @@ impl Emitter<'_> {
                 });
                 self.subs64(BUDGET, u64::from(len));
                 dynasm!(self.ops ; .arch aarch64 ; b.mi =>label ; =>back);
-                let plan = self.plan;
-                for &(word, add) in plan.packed_adds_of(planned) {
+                let mut adds = std::mem::take(&mut self.adds);
+                self.plan.packed_adds_into(self.program, planned, &mut adds);
+                for &(word, add) in &adds {
                     self.add_packed(word, add);
                 }
+                self.adds = adds;
             }
         }
         for idx in block.start..block.end {

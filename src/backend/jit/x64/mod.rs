@@ -155,6 +155,8 @@ struct Emitter<'a> {
     touch_entries: HashMap<u32, u32>,
     /// Displacements to fill in once everything is placed (see `jumps`).
     fixups: Fixups,
+    /// Metered mode: scratch for the current block's packed adds.
+    adds: Vec<(usize, u64)>,
     /// Code offsets of the code cold items call, once emitted (before the cold code): the
     /// shared stop (called with its operands after the call), and, metered, the subroutines
     /// of page touches (`eax` the page, `ecx` the address, `edx` the instructions to the
@@ -224,6 +226,7 @@ pub(super) fn emit(program: &Program, plan: &CodePlan) -> Result<EmittedCode, Co
         shared: Shared::default(),
         cold: Vec::with_capacity(2 * len),
         fixups: Fixups::with_capacity(len),
+        adds: Vec::new(),
         touch_entries: HashMap::new(),
         stop_at: 0,
         pass_at: 0,
@@ -589,9 +592,10 @@ impl Emitter<'_> {
                 let stop = self.stop(planned.pc, len);
                 dynasm!(self.ops ; .arch x64 ; sub r13, len as i32);
                 self.jump_cold(JS, stop);
-                if planned.cost > 0 {
+                let cost = self.plan.cost_of(self.program, planned);
+                if cost > 0 {
                     let mut bytes = [0u8; 32];
-                    bytes[..8].copy_from_slice(&planned.cost.to_le_bytes());
+                    bytes[..8].copy_from_slice(&cost.to_le_bytes());
                     self.add_constant(0, bytes);
                 }
             }
@@ -607,8 +611,10 @@ impl Emitter<'_> {
                 // The adds are in word order: each vector's words are consecutive.
                 // Words per vector: 2 or 4 (shifts, where dividing cost a tenth of the time).
                 let shift = (self.vector_bytes as usize / 8).trailing_zeros();
-                let plan = self.plan;
-                let mut adds = plan.packed_adds_of(planned).iter().peekable();
+                let mut scratch = std::mem::take(&mut self.adds);
+                self.plan
+                    .packed_adds_into(self.program, planned, &mut scratch);
+                let mut adds = scratch.iter().peekable();
                 while let Some(&&(word, _)) = adds.peek() {
                     let v = word >> shift;
                     let mut bytes = [0u8; 32];
@@ -618,6 +624,7 @@ impl Emitter<'_> {
                     }
                     self.add_constant(v, bytes);
                 }
+                self.adds = scratch;
             }
         }
         for idx in block.start..block.end {
