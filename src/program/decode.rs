@@ -8,6 +8,13 @@
 /// Register slot that receives writes aimed at `x0`; never read by a decoded instruction.
 pub const SCRATCH_REG: u8 = 32;
 
+/// [`Op::register_fields`]: the instruction reads register `rs1`.
+pub const READS_RS1: u8 = 1;
+/// [`Op::register_fields`]: the instruction reads register `rs2`.
+pub const READS_RS2: u8 = 2;
+/// [`Op::register_fields`]: the instruction writes register `rd`.
+pub const WRITES_RD: u8 = 4;
+
 /// A decoded operation. Register fields and the immediate of [`Insn`] are interpreted per
 /// operation as documented on each variant.
 #[allow(missing_docs)] // Variants are the RISC-V mnemonics; their operands are documented above.
@@ -95,6 +102,68 @@ pub enum Op {
 }
 
 impl Op {
+    /// Which of the operand fields the instruction uses as registers: [`READS_RS1`],
+    /// [`READS_RS2`], [`WRITES_RD`] (see [`Insn::register_uses`]).
+    pub const fn register_fields(self) -> u8 {
+        match self {
+            Op::Li | Op::Jal => WRITES_RD,
+            Op::Addi
+            | Op::Slti
+            | Op::Sltiu
+            | Op::Xori
+            | Op::Ori
+            | Op::Andi
+            | Op::Slli
+            | Op::Srli
+            | Op::Srai
+            | Op::Lb
+            | Op::Lh
+            | Op::Lw
+            | Op::Lbu
+            | Op::Lhu
+            | Op::Jalr => READS_RS1 | WRITES_RD,
+            Op::Sb
+            | Op::Sh
+            | Op::Sw
+            | Op::Beq
+            | Op::Bne
+            | Op::Blt
+            | Op::Bge
+            | Op::Bltu
+            | Op::Bgeu => READS_RS1 | READS_RS2,
+            Op::Add
+            | Op::Sub
+            | Op::Sll
+            | Op::Slt
+            | Op::Sltu
+            | Op::Xor
+            | Op::Srl
+            | Op::Sra
+            | Op::Or
+            | Op::And
+            | Op::Mul
+            | Op::Mulh
+            | Op::Mulhsu
+            | Op::Mulhu
+            | Op::Div
+            | Op::Divu
+            | Op::Rem
+            | Op::Remu => READS_RS1 | READS_RS2 | WRITES_RD,
+            Op::BadBranch
+            | Op::Nop
+            | Op::Terminate
+            | Op::HintStoreW
+            | Op::HintBuffer
+            | Op::Reveal
+            | Op::HintInput
+            | Op::PrintStr
+            | Op::HintRandom
+            | Op::Custom
+            | Op::Illegal
+            | Op::NoInstruction => 0,
+        }
+    }
+
     /// Whether this operation ends a basic block: it may transfer control anywhere but to the
     /// next instruction, stops execution, or adds a data-dependent number of trace rows (so a
     /// metering backend must look at its meter before going on).
@@ -213,65 +282,13 @@ impl Insn {
     /// and the scratch slot never appear. System and extension instructions, which reach
     /// registers through the machine state rather than as operands, list none.
     pub fn register_uses(&self) -> ([Option<u8>; 2], Option<u8>) {
-        let some = |r: u8| (r != 0 && r != SCRATCH_REG).then_some(r);
-        let (reads, write) = match self.op {
-            Op::Li | Op::Jal => ([None, None], some(self.rd)),
-            Op::Addi
-            | Op::Slti
-            | Op::Sltiu
-            | Op::Xori
-            | Op::Ori
-            | Op::Andi
-            | Op::Slli
-            | Op::Srli
-            | Op::Srai
-            | Op::Lb
-            | Op::Lh
-            | Op::Lw
-            | Op::Lbu
-            | Op::Lhu
-            | Op::Jalr => ([some(self.rs1), None], some(self.rd)),
-            Op::Sb
-            | Op::Sh
-            | Op::Sw
-            | Op::Beq
-            | Op::Bne
-            | Op::Blt
-            | Op::Bge
-            | Op::Bltu
-            | Op::Bgeu => ([some(self.rs1), some(self.rs2)], None),
-            Op::Add
-            | Op::Sub
-            | Op::Sll
-            | Op::Slt
-            | Op::Sltu
-            | Op::Xor
-            | Op::Srl
-            | Op::Sra
-            | Op::Or
-            | Op::And
-            | Op::Mul
-            | Op::Mulh
-            | Op::Mulhsu
-            | Op::Mulhu
-            | Op::Div
-            | Op::Divu
-            | Op::Rem
-            | Op::Remu => ([some(self.rs1), some(self.rs2)], some(self.rd)),
-            Op::BadBranch
-            | Op::Nop
-            | Op::Terminate
-            | Op::HintStoreW
-            | Op::HintBuffer
-            | Op::Reveal
-            | Op::HintInput
-            | Op::PrintStr
-            | Op::HintRandom
-            | Op::Custom
-            | Op::Illegal
-            | Op::NoInstruction => ([None, None], None),
-        };
-        (reads, write)
+        let fields = self.op.register_fields();
+        let some =
+            |field: u8, r: u8| (fields & field != 0 && r != 0 && r != SCRATCH_REG).then_some(r);
+        (
+            [some(READS_RS1, self.rs1), some(READS_RS2, self.rs2)],
+            some(WRITES_RD, self.rd),
+        )
     }
 
     /// An instruction that faults as illegal.

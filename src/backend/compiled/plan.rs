@@ -8,6 +8,7 @@
 use crate::backend::rvr::LiftMode;
 use crate::metering::PackedLayout;
 use crate::program::blocks::{backward_branches, form_blocks, loop_depths, loop_weight, Block};
+use crate::program::decode::{READS_RS1, READS_RS2, WRITES_RD};
 use crate::program::Program;
 
 /// One block of the plan.
@@ -141,16 +142,15 @@ pub fn rank_registers(program: &Program) -> Vec<u8> {
 /// it is read but a store where it is written, and the store's value is usually read again
 /// soon, through memory.
 fn rank_by_use(program: &Program, range: std::ops::Range<usize>, depths: &[u8]) -> Vec<(u8, u64)> {
-    let mut uses = [0u64; 33];
+    // Indexed by any register field, so that every instruction adds to all three without a
+    // branch (a field it does not use adds 0); x0 and the scratch slot are counted, not ranked.
+    let mut uses = [0u64; 256];
     for (insn, &d) in program.code()[range.clone()].iter().zip(&depths[range]) {
         let w = loop_weight(d);
-        let (reads, write) = insn.register_uses();
-        for r in reads.into_iter().flatten() {
-            uses[usize::from(r)] += w;
-        }
-        if let Some(r) = write {
-            uses[usize::from(r)] += 2 * w;
-        }
+        let fields = insn.op.register_fields();
+        uses[usize::from(insn.rs1)] += w * u64::from(fields & READS_RS1);
+        uses[usize::from(insn.rs2)] += w * u64::from((fields & READS_RS2) >> 1);
+        uses[usize::from(insn.rd)] += 2 * w * u64::from((fields & WRITES_RD) >> 2);
     }
     let mut rank: Vec<(u8, u64)> = (1..32).map(|r| (r, uses[usize::from(r)])).collect();
     rank.sort_by_key(|&(r, n)| (std::cmp::Reverse(n), r));
