@@ -215,8 +215,7 @@ impl PackedLayout {
 
     /// Appends to `adds` what the instructions whose fetch chips
     /// ([`MeterTables::fetch_chip`]) are `chips` add to each word: (word, constant), in word
-    /// order. The same as [`PackedLayout::block_adds`] of their rows, without building the
-    /// rows (the JIT's plan asks this of every block).
+    /// order (the JIT asks this of every block).
     pub fn range_adds_into(&self, chips: &[u16], adds: &mut Vec<(usize, u64)>) {
         // Blocks are short: a few chips each, added up in place.
         let first = adds.len();
@@ -231,17 +230,16 @@ impl PackedLayout {
         adds[first..].sort_unstable_by_key(|&(word, _)| word);
     }
 
-    /// What a block adding `rows` (chip, rows) adds to each word: (word, constant).
-    pub fn block_adds(&self, rows: &[(usize, u32)]) -> Vec<(usize, u64)> {
-        let mut adds = vec![0u64; self.words];
-        for &(chip, n) in rows {
-            let (word, shift) = self.slots[chip].expect("a block's chips are growable");
-            adds[word] += u64::from(n) << shift;
+    /// What instructions whose fetch chips are `chips` add to each word, word by word (0
+    /// where they add nothing): [`PackedLayout::range_adds_into`] spread over all the words.
+    pub fn range_words(&self, chips: &[u16]) -> Vec<u64> {
+        let mut adds = Vec::new();
+        self.range_adds_into(chips, &mut adds);
+        let mut words = vec![0u64; self.words];
+        for (word, add) in adds {
+            words[word] = add;
         }
-        adds.into_iter()
-            .enumerate()
-            .filter(|&(_, add)| add != 0)
-            .collect()
+        words
     }
 
     /// Adds the rows counted in `packed` since `start` to `heights`.
@@ -290,12 +288,13 @@ mod tests {
         assert_eq!(layout.slots[8], None);
         assert_eq!(layout.words(), 2);
         assert!(layout.max_passes() >= 1000);
-        let adds = layout.block_adds(&[(2, 3), (5, 1), (7, 2)]);
-        assert_eq!(adds, vec![(0, 3 | 2 << 32), (1, 1)]);
-        // The same from the instructions' fetch chips, the sink's among them.
+        // Three rows of chip 2, one of chip 5, two of chip 7 and one of the sink, appended.
+        let chips = [7, 2, 8, 5, 2, 7, 2];
+        let adds = vec![(0, 3 | 2 << 32), (1, 1)];
         let mut from_chips = vec![(9, 9)];
-        layout.range_adds_into(&[7, 2, 8, 5, 2, 7, 2], &mut from_chips);
+        layout.range_adds_into(&chips, &mut from_chips);
         assert_eq!(from_chips[1..], adds);
+        assert_eq!(layout.range_words(&chips), vec![3 | 2 << 32, 1]);
         let mut room = vec![u64::MAX; 9];
         room[5] = 1000;
         let start = layout.start(&room);

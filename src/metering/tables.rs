@@ -174,19 +174,6 @@ impl MeterTables {
         self.widths.len()
     }
 
-    /// The fixed rows that code entries `start..end` add, as (chip, rows) in chip order.
-    pub fn range_rows(&self, start: usize, end: usize) -> Vec<(usize, u32)> {
-        let mut rows = vec![0u32; self.num_chips() + 1];
-        for &chip in &self.fetch_chip[start..end] {
-            rows[usize::from(chip)] += 1;
-        }
-        rows.truncate(self.num_chips());
-        rows.into_iter()
-            .enumerate()
-            .filter(|&(_, n)| n > 0)
-            .collect()
-    }
-
     /// The cost of the fixed rows that code entries `start..end` add.
     pub fn range_cost(&self, start: usize, end: usize) -> u64 {
         self.fetch_cost[start..end]

@@ -196,7 +196,7 @@ impl<'a> Lifter<'a> {
             LiftMode::Pure => {}
             LiftMode::Metered => {
                 let mut rows = String::new();
-                self.emit_row_delta(&mut rows, &self.tables.range_rows(from, end), "-=");
+                self.emit_row_delta(&mut rows, from, end, "-=");
                 s.push_str(&rows.replace('\n', " "));
             }
             LiftMode::Cost => {
@@ -311,8 +311,7 @@ impl<'a> Lifter<'a> {
             LiftMode::Metered if trace => {
                 writeln!(c, "    if (UNLIKELY((int64_t)budget < 0)) {does_not_fit}").unwrap();
                 if !flow.defers_rows() {
-                    let rows = self.tables.range_rows(block.start, block.end);
-                    self.emit_row_delta(c, &rows, "+=");
+                    self.emit_row_delta(c, block.start, block.end, "+=");
                 }
             }
             LiftMode::Metered => {
@@ -326,8 +325,7 @@ impl<'a> Lifter<'a> {
                     flow.stopped(pc0)
                 )
                 .unwrap();
-                let rows = self.tables.range_rows(block.start, block.end);
-                self.emit_row_delta(c, &rows, "+=");
+                self.emit_row_delta(c, block.start, block.end, "+=");
             }
             LiftMode::Pure | LiftMode::Cost => {
                 writeln!(c, "    if (UNLIKELY((int64_t)budget < 0)) {does_not_fit}").unwrap();
@@ -344,13 +342,10 @@ impl<'a> Lifter<'a> {
         }
     }
 
-    /// `rN += (rvx_lanes){...};` (or another `op`) for each row vector `rows` (chip, rows)
-    /// touch.
-    fn emit_row_delta(&self, c: &mut String, rows: &[(usize, u32)], op: &str) {
-        let mut words = vec![0u64; self.layout.words()];
-        for (word, add) in self.layout.block_adds(rows) {
-            words[word] = add;
-        }
+    /// `rN += (rvx_lanes){...};` (or another `op`) for each row vector the fixed rows of
+    /// instructions `start..end` touch.
+    fn emit_row_delta(&self, c: &mut String, start: usize, end: usize, op: &str) {
+        let words = self.range_words(start, end);
         for (v, lanes) in self.vector_literals(&words).iter().enumerate() {
             if let Some(lanes) = lanes {
                 writeln!(c, "    r{v} {op} {lanes};").unwrap();
@@ -358,18 +353,17 @@ impl<'a> Lifter<'a> {
         }
     }
 
+    /// What the fixed rows of instructions `start..end` add to each packed counter word.
+    fn range_words(&self, start: usize, end: usize) -> Vec<u64> {
+        self.layout.range_words(&self.tables.fetch_chip[start..end])
+    }
+
     /// Statements adding the rows of `unit` once per time it took its length from the budget
     /// since the budget was `rvx_b0` (rounded up: a unit that gave part of its length back
     /// still counts, its give-back subtracts the rest).
     fn settle_rows(&self, unit: &Block) -> String {
         let len = unit.len();
-        let mut words = vec![0u64; self.layout.words()];
-        for (word, add) in self
-            .layout
-            .block_adds(&self.tables.range_rows(unit.start, unit.end))
-        {
-            words[word] = add;
-        }
+        let words = self.range_words(unit.start, unit.end);
         let mut s = format!(
             "{{ rvx_lane n_ = (rvx_lane)((rvx_b0 - budget + {}u) / {len}u);",
             len - 1
