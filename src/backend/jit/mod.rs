@@ -34,8 +34,8 @@ use std::time::Instant;
 enum CodeMemory {
     /// Assembled by `dynasmrt`'s assembler, which maps it itself.
     Assembler(ExecutableBuffer),
-    /// Assembled in place in an anonymous mapping, the table of block addresses after the
-    /// code, then made executable (see `x64::buffer`). Only the x86-64 emitter does this: its
+    /// Assembled in place in an anonymous mapping, after the table of block offsets, then
+    /// made executable (see `x64::buffer`). Only the x86-64 emitter does this: its
     /// instruction cache needs no flushing.
     #[cfg(target_arch = "x86_64")]
     Mapped(memmap2::Mmap),
