@@ -4,7 +4,8 @@
 //!
 //! A jump to code already emitted is encoded at once, in its short form when it reaches;
 //! anything else gets a 32-bit displacement and a fixup ([`Fixups`]), resolved by
-//! [`Emitter::resolve_fixups`] once the blocks, the cold code and the constants are placed. Forward jumps within an instruction's own code, or a subroutine's, are
+//! [`Emitter::resolve_fixups`] once the blocks, the cold code and the constants are placed.
+//! Forward jumps within an instruction's own code, or a subroutine's, are
 //! [`Emitter::jump_forward`] and [`Emitter::land`].
 
 use super::Emitter;
@@ -102,9 +103,8 @@ impl Emitter<'_> {
                 return;
             }
         }
-        let at = self.long_opcode(jump);
-        let rel = (i64::from(target) - (at as i64 + 4)) as i32;
-        self.ops.extend(rel.to_le_bytes());
+        let at = self.long_jump(jump);
+        self.ops.patch_rel32(at as u32, target);
     }
 
     /// A jump to the block starting at code index `index` (branch targets and the
@@ -125,9 +125,8 @@ impl Emitter<'_> {
 
     /// A jump to `target`, not placed yet.
     fn jump_later(&mut self, jump: Jump, target: Target) {
-        let at = self.long_opcode(jump);
+        let at = self.long_jump(jump);
         self.fixups.push(at, target);
-        self.ops.extend([0; 4]);
     }
 
     /// Records that the instruction just emitted ends with a `rip`-relative displacement
@@ -148,9 +147,10 @@ impl Emitter<'_> {
                 short,
             }
         } else {
-            let at = self.long_opcode(jump);
-            self.ops.extend([0; 4]);
-            Forward { at, short }
+            Forward {
+                at: self.long_jump(jump),
+                short,
+            }
         }
     }
 
@@ -184,14 +184,17 @@ impl Emitter<'_> {
         }
     }
 
-    /// Emits the opcode of `jump`'s 32-bit form; returns where its displacement goes.
-    fn long_opcode(&mut self, jump: Jump) -> usize {
+    /// Emits `jump`'s 32-bit form with its displacement zero; returns where the displacement
+    /// is, for the caller to fill in.
+    fn long_jump(&mut self, jump: Jump) -> usize {
         match jump {
             Jump::If(cc) => self.ops.extend([0x0f, 0x80 | cc]),
             Jump::Always => self.ops.push(0xe9),
             Jump::Call => self.ops.push(0xe8),
         }
-        self.ops.offset().0
+        let at = self.ops.offset().0;
+        self.ops.extend([0; 4]);
+        at
     }
 }
 
